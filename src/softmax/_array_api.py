@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, is_array_api_obj
+from array_api_compat import array_namespace, device, is_array_api_obj
+from array_api_compat import numpy as _compat_numpy
 
 __all__ = ["as_float_array", "get_namespace", "restore_dtype"]
 
@@ -26,15 +27,22 @@ __all__ = ["as_float_array", "get_namespace", "restore_dtype"]
 def get_namespace(*arrays: Any) -> tuple[Any, list[Any]]:
     """Return the array namespace of ``arrays`` and the arrays themselves.
 
-    Python scalars, lists and tuples are converted to NumPy arrays so that the
-    familiar ``softmax.softmax([1, 2, 3])`` works.  ``None`` entries are passed
-    through untouched.
+    The namespace is that of the array arguments (``array-api-compat`` raises
+    ``TypeError`` if they come from different libraries).  Python scalars,
+    lists and tuples are converted into that namespace, on the device of the
+    first array, so that a boolean mask given as a list works with a PyTorch
+    tensor; if no argument is an array, the namespace is NumPy, so that the
+    familiar ``softmax.softmax([1, 2, 3])`` works.  ``None`` entries are
+    passed through untouched.
     """
-    converted = [
-        a if a is None or is_array_api_obj(a) else np.asarray(a) for a in arrays
-    ]
-    present = [a for a in converted if a is not None]
+    present = [a for a in arrays if a is not None and is_array_api_obj(a)]
+    if not present:
+        return _compat_numpy, [a if a is None else np.asarray(a) for a in arrays]
     xp = array_namespace(*present)
+    dev = device(present[0])
+    converted = [
+        a if a is None or is_array_api_obj(a) else xp.asarray(a, device=dev) for a in arrays
+    ]
     return xp, converted
 
 

@@ -92,7 +92,14 @@ def _normalize_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
 
 
 def _check_temperature(temperature: float) -> float:
+    # float() would accept "2.0", b"2" and True: a temperature must be a real number.
+    bad = isinstance(temperature, (str, bytes, bool, np.bool_)) or (
+        isinstance(getattr(temperature, "dtype", None), np.dtype)
+        and temperature.dtype.kind not in "iuf"  # type: ignore[attr-defined]
+    )
     try:
+        if bad:
+            raise TypeError
         t = float(temperature)
     except (TypeError, ValueError):
         raise TypeError(f"temperature must be a real number, got {temperature!r}") from None
@@ -109,7 +116,7 @@ def _scalar(xp: Any, value: float, like: Any) -> Any:
 class _Prepared:
     """The input of a reduction-shaped call, validated and cast once."""
 
-    __slots__ = ("axes", "empty", "out_dtype", "scalar_input", "x", "xp")
+    __slots__ = ("axes", "empty", "out_dtype", "scalar_input", "temperature", "x", "xp")
 
     def __init__(
         self,
@@ -127,9 +134,9 @@ class _Prepared:
             x = xp.reshape(x, (1,))
             axis = -1 if axis is None or axis in (0, -1, (0,), (-1,)) else axis
         self.axes = _normalize_axis(axis, x.ndim)
-        t = _check_temperature(temperature)
-        if t != 1.0:
-            x = x / t
+        # The division by the temperature happens after the max-shift (see _shift):
+        # x / T first would overflow distinct large logits into tied +inf ones.
+        self.temperature = _check_temperature(temperature)
         if where is not None:
             where = xp.asarray(where)
             if where.dtype != xp.bool:
@@ -156,6 +163,17 @@ class _Prepared:
         return result
 
 
+def _check_cotangent(xp: Any, v: Any, like: Any) -> Any:
+    """The cotangent of a VJP: a real array of exactly the primal output's shape."""
+    v, _ = as_float_array(xp, v)
+    if tuple(v.shape) != tuple(like.shape):
+        raise ValueError(
+            f"cotangent of shape {tuple(v.shape)} does not match the shape "
+            f"{tuple(like.shape)} of the softmax output"
+        )
+    return v
+
+
 def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -163,13 +181,19 @@ def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, 
 # --------------------------------------------------------------------------- #
 # the shared kernel: compensated max-shift
 # --------------------------------------------------------------------------- #
-def _shift(xp: Any, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
-    """Return ``(m, d, err)`` with ``d + err == x - m`` exactly (where finite).
+def _shift(
+    xp: Any, x: Any, axes: tuple[int, ...], temperature: float = 1.0
+) -> tuple[Any, Any, Any]:
+    """Return ``(m, d, err)`` with ``d + err == (x - m) / T`` (exactly for ``T == 1``).
 
     ``m`` is the max over ``axes`` (keepdims).  Rows whose max is not finite are
     shifted by 0 instead, so that an all ``-inf`` row stays ``-inf`` (not NaN);
     rows with a ``+inf`` entry are replaced by their limit: 0 at the ``+inf``
     entries, ``-inf`` elsewhere, so the probability is shared equally among them.
+
+    Dividing the shifted ``x - m <= 0`` by ``T`` (rather than ``x`` before the
+    shift) cannot overflow into spurious ties, keeps the maxima at exactly 0 and
+    sends ``T -> 0`` to the one-hot argmax.
     """
     m = xp.max(x, axis=axes, keepdims=True)
     finite_max = xp.isfinite(m)
@@ -185,6 +209,9 @@ def _shift(xp: Any, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
     pos_inf_row = m == math.inf
     if bool(xp.any(pos_inf_row)):
         d = xp.where(pos_inf_row, xp.where(x == math.inf, zero, _scalar(xp, -math.inf, x)), d)
+    if temperature != 1.0:
+        d = d / temperature
+        err = xp.where(xp.isfinite(d), err / temperature, zero)
     return m, d, err
 
 
@@ -260,7 +287,7 @@ def softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any = N
     xp, x = prep.xp, prep.x
     if prep.empty:
         return prep.finish(xp.zeros_like(x))
-    _, d, err = _shift(xp, x, prep.axes)
+    _, d, err = _shift(xp, x, prep.axes, prep.temperature)
     e, s, _ = _exp_and_logsum(xp, d, err, prep.axes, need_log=False)
     # An all -inf row has s == 0: dividing by 1 instead gives zeros, not 0/0.
     s = xp.where(s == 0, _scalar(xp, 1.0, s), s)
@@ -292,7 +319,7 @@ def log_softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any
     xp, x = prep.xp, prep.x
     if prep.empty:
         return prep.finish(xp.zeros_like(x))
-    _, d, err = _shift(xp, x, prep.axes)
+    _, d, err = _shift(xp, x, prep.axes, prep.temperature)
     _, _, log_s = _exp_and_logsum(xp, d, err, prep.axes, need_log=True)
     # All -inf row: log_s == -inf; subtracting 0 keeps d == -inf instead of NaN.
     log_s = xp.where(log_s == -math.inf, _scalar(xp, 0.0, log_s), log_s)
@@ -318,8 +345,9 @@ def logsumexp(
     axis : int, tuple of int or None, default -1
         Axis or axes reduced (None: all).
     b : array_like, optional
-        Weights broadcastable to ``x`` (SciPy's ``b``); entries with ``b == 0``
-        do not take part, even where ``x`` is infinite.
+        Weights (SciPy's ``b``), broadcast together with ``x`` before the
+        reduction; entries with ``b == 0`` do not take part, even where ``x``
+        is infinite or NaN.
     keepdims : bool, default False
         Keep the reduced axes with length one.
     return_sign : bool, default False
@@ -335,7 +363,15 @@ def logsumexp(
         the slice holds ``+inf``; NaN only if the slice holds NaN (or, without
         ``return_sign``, if the weighted sum is negative).
     sign : array
-        Only with ``return_sign``: the sign of the sum (0 for an empty sum).
+        Only with ``return_sign``: the sign of the sum (0 for an empty sum,
+        NaN where ``lse`` is NaN).
+
+    Raises
+    ------
+    ValueError
+        ``axis`` out of range, ``b`` or ``where`` not broadcastable.
+    TypeError
+        Complex or object ``x`` or ``b``, non-boolean ``where``.
 
     Examples
     --------
@@ -343,11 +379,19 @@ def logsumexp(
     >>> float(softmax.logsumexp([1000.0, 1000.0]))  # 1000 + log 2
     1000.6931471805599
     """
+    if b is not None:
+        xp, (x, b) = get_namespace(x, b)
+        b, _ = as_float_array(xp, b)
+        try:
+            x, b = xp.broadcast_arrays(x, b)
+        except (ValueError, RuntimeError):
+            raise ValueError(
+                f"b of shape {tuple(b.shape)} does not broadcast with x of shape {tuple(x.shape)}"
+            ) from None
     prep = _Prepared(x, axis, where=where)
     xp, x = prep.xp, prep.x
     if b is not None:
-        b = xp.asarray(b, dtype=x.dtype, device=_device(x))
-        b = xp.broadcast_to(b, x.shape)
+        b = xp.reshape(xp.astype(b, x.dtype), x.shape)
         x = xp.where(b == 0, _scalar(xp, -math.inf, x), x)
     if prep.empty:
         shape = _reduced_shape(tuple(x.shape), prep.axes)
@@ -358,6 +402,7 @@ def logsumexp(
         if b is None:
             _, _, log_s = _exp_and_logsum(xp, d, err, prep.axes, need_log=True)
             sign = xp.where(log_s == -math.inf, _scalar(xp, 0.0, m), _scalar(xp, 1.0, m))
+            sign = xp.where(xp.isnan(log_s), log_s, sign)
         else:
             e = xp.exp(d)
             s = xp.sum(b * (e + e * err), axis=prep.axes, keepdims=True)
@@ -391,11 +436,19 @@ def softmax_vjp(proba: Any, cotangent: Any, axis: int = -1) -> Any:
     Returns
     -------
     array
-        :math:`\partial L / \partial x`.
+        :math:`\partial L / \partial x`, same shape, library and dtype as
+        the primal output.
+
+    Raises
+    ------
+    ValueError
+        ``cotangent`` of another shape, ``axis`` out of range.
+    TypeError
+        Complex or object input.
     """
     xp, (p, v) = get_namespace(proba, cotangent)
     p, dtype = as_float_array(xp, p)
-    v = xp.astype(v, p.dtype)
+    v = xp.astype(_check_cotangent(xp, v, p), p.dtype)
     inner = xp.sum(p * v, axis=axis, keepdims=True)
     return restore_dtype(xp, p * (v - inner), dtype)
 
@@ -416,11 +469,19 @@ def log_softmax_vjp(log_proba: Any, cotangent: Any, axis: int = -1) -> Any:
     Returns
     -------
     array
-        :math:`\partial L / \partial x`.
+        :math:`\partial L / \partial x`, same shape, library and dtype as
+        the primal output.
+
+    Raises
+    ------
+    ValueError
+        ``cotangent`` of another shape, ``axis`` out of range.
+    TypeError
+        Complex or object input.
     """
     xp, (lp, v) = get_namespace(log_proba, cotangent)
     lp, dtype = as_float_array(xp, lp)
-    v = xp.astype(v, lp.dtype)
+    v = xp.astype(_check_cotangent(xp, v, lp), lp.dtype)
     total = xp.sum(v, axis=axis, keepdims=True)
     return restore_dtype(xp, v - xp.exp(lp) * total, dtype)
 
@@ -461,6 +522,8 @@ def entropy(p: Any, axis: Axis = -1) -> Any:
     ``p`` is taken as given (a probability vector along ``axis``, as
     :func:`softmax` returns); it is not renormalised.  An all-zero slice (the
     softmax of an all ``-inf`` row) has entropy 0; an empty slice has entropy 0.
+    Equal to ``scipy.special.entr(p).sum(axis)``: a negative entry gives
+    ``-inf``, a NaN entry NaN.
     """
     xp, (p,) = get_namespace(p)
     p, dtype = as_float_array(xp, p)
@@ -468,9 +531,10 @@ def entropy(p: Any, axis: Axis = -1) -> Any:
     if scalar_input:
         p = xp.reshape(p, (1,))
     axes = _normalize_axis(axis, p.ndim)
-    zero = _scalar(xp, 0.0, p)
     safe = xp.where(p > 0, p, _scalar(xp, 1.0, p))
-    terms = xp.where(p > 0, -p * xp.log(safe), xp.where(p == 0, zero, p * math.nan))
+    # scipy.special.entr: 0 at p == 0, -inf at p < 0, NaN at NaN.
+    other = xp.where(p == 0, _scalar(xp, 0.0, p), _scalar(xp, -math.inf, p))
+    terms = xp.where(p > 0, -p * xp.log(safe), xp.where(xp.isnan(p), p, other))
     out = xp.sum(terms, axis=axes)
     out = restore_dtype(xp, out, dtype)
     return xp.reshape(out, ()) if scalar_input else out
@@ -480,9 +544,12 @@ def entropy(p: Any, axis: Axis = -1) -> Any:
 def kl_divergence(p: Any, q: Any, axis: Axis = -1) -> Any:
     r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\,\|\,q) = \sum_i p_i (\log p_i - \log q_i)`.
 
-    Terms with :math:`p_i = 0` are 0 (whatever :math:`q_i`); :math:`p_i > 0`,
-    :math:`q_i = 0` gives :math:`+\infty`.  ``p`` and ``q`` broadcast together.
-    Equal to ``scipy.special.rel_entr(p, q).sum(axis)`` for probability vectors.
+    Termwise as ``scipy.special.rel_entr``: :math:`p_i \log(p_i / q_i)` for
+    :math:`p_i, q_i > 0`, 0 for :math:`p_i = 0 \le q_i`, :math:`+\infty`
+    otherwise (:math:`q_i = 0 < p_i`, or a negative entry); NaN entries give
+    NaN.  ``p`` and ``q`` broadcast together; the result equals
+    ``scipy.special.rel_entr(p, q).sum(axis)``.  It is not clipped at 0: for
+    probability vectors rounding may leave it a few ulp below 0.
     """
     xp, (p, q) = get_namespace(p, q)
     p, dtype = as_float_array(xp, p)
@@ -494,7 +561,15 @@ def kl_divergence(p: Any, q: Any, axis: Axis = -1) -> Any:
         p, q = xp.reshape(p, (1,)), xp.reshape(q, (1,))
     axes = _normalize_axis(axis, p.ndim)
     one = _scalar(xp, 1.0, p)
-    log_ratio = xp.log(xp.where(p > 0, p, one)) - xp.log(xp.where(p > 0, q, one))
-    terms = xp.where(p > 0, p * log_ratio, xp.where(p == 0, _scalar(xp, 0.0, p), p * math.nan))
+    both = (p > 0) & (q > 0)
+    ps, qs = xp.where(both, p, one), xp.where(both, q, one)
+    # log(p / q) is the accurate form near p == q; log p - log q where p / q
+    # would overflow or underflow.
+    ratio = ps / qs
+    normal = xp.isfinite(ratio) & (ratio >= _scalar(xp, float(xp.finfo(p.dtype).smallest_normal), p))
+    log_ratio = xp.where(normal, xp.log(xp.where(normal, ratio, one)), xp.log(ps) - xp.log(qs))
+    other = xp.where((p == 0) & (q >= 0), _scalar(xp, 0.0, p), _scalar(xp, math.inf, p))
+    terms = xp.where(both, p * log_ratio, other)
+    terms = xp.where(xp.isnan(p) | xp.isnan(q), _scalar(xp, math.nan, p), terms)
     out = restore_dtype(xp, xp.sum(terms, axis=axes), dtype)
     return xp.reshape(out, ()) if scalar_input else out

@@ -1,0 +1,393 @@
+"""SoftmaxRegression: multinomial logistic regression, a drop-in for LogisticRegression."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from softmax.estimators._validation import (
+    check_C,
+    check_finite_features,
+    check_labels,
+    check_sample_weight,
+    check_tol_max_iter,
+)
+from softmax.objective import (
+    L2,
+    Binomial,
+    Multinomial,
+    NoPenalty,
+    Objective,
+    Standardization,
+    unpack,
+)
+from softmax.solvers import SOLVERS, get_solver
+from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
+
+__all__ = ["SeparationWarning", "SoftmaxRegression"]
+
+# Standardised coefficients this large mean odds of e**1000 per standard
+# deviation of a feature: the weights are running off to infinity.
+_DIVERGENCE_BOUND = 1e3
+
+
+class SeparationWarning(ConvergenceWarning):
+    """The unpenalised maximum-likelihood estimate does not exist (separable classes)."""
+
+
+def _auto_solver(n_samples: int, n_params: int) -> str:
+    """Trust-region Newton-CG while a Hessian-vector product is cheap enough
+    that its quadratic convergence pays; L-BFGS for very many parameters."""
+    return "newton-cg" if n_params <= 20_000 else "lbfgs"
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    r"""Softmax (multinomial logistic) regression, solved to high accuracy.
+
+    Models :math:`P(y = k \mid x) = \operatorname{softmax}(W x + b)_k` and
+    minimises :math:`C \sum_i s_i \,(\operatorname{logsumexp}(z_i) - z_{i,y_i})
+    + \tfrac12 \|W\|_F^2` (intercept unpenalised), where :math:`s_i` is the
+    sample weight times the class weight — the same minimiser as
+    :class:`sklearn.linear_model.LogisticRegression` for the same ``C``.  With
+    two classes it is the logistic (sigmoid) model with a single coefficient
+    row, as in scikit-learn.
+
+    Parameters
+    ----------
+    penalty : {"l2", None}, default="l2"
+        ``None`` (or ``C=np.inf``) fits the unpenalised maximum-likelihood
+        model; the multinomial coefficients are then made unique by the
+        sum-to-zero constraint :math:`\sum_k W_k = 0` (which the L2 solution
+        satisfies by itself).  ``"l1"`` and ``"elasticnet"`` are planned.
+    C : float, default=1.0
+        Inverse regularisation strength, > 0; ``np.inf`` means no penalty.
+    l1_ratio : float or None, default=None
+        Accepted for scikit-learn compatibility; ``None`` or 0 means L2.
+    fit_intercept : bool, default=True
+        Add an (unpenalised) intercept per class.
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights of each class.
+    solver : {"auto", "lbfgs", "newton-cg"}, default="auto"
+        ``"newton-cg"`` is a trust-region Newton method with exact
+        Hessian-vector products; ``"lbfgs"`` is limited-memory BFGS.  ``"auto"``
+        picks Newton-CG up to 20 000 parameters and L-BFGS beyond.
+    tol : float, default=1e-8
+        Stop when the max-norm of the gradient of the penalised *mean* loss is
+        at most ``tol * max(1, objective)``.  The default lands within about
+        1e-6 relative of the optimal objective.
+    max_iter : int, default=1000
+        Maximum number of solver iterations.
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients when shapes allow.
+    verbose : int, default=0
+        Print the objective and gradient norm per iteration when > 0.
+    random_state : None, int or RandomState, default=None
+        Unused by the deterministic solvers; kept for scikit-learn compatibility.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+        Coefficients on the original feature scale, in the dtype of X.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string column names (pandas).
+    objective_history_ : list of float
+        The penalised mean loss :math:`f = \frac{1}{S}\sum_i s_i \ell_i +
+        \frac{1}{2CS}\|W\|^2` (:math:`S = \sum_i s_i`) at the start and after
+        each iteration.
+    converged_ : bool
+        Whether the stopping rule was met.
+
+    Notes
+    -----
+    Features are standardised internally (a change of variables, never a copy
+    of X; sparse X stays sparse), which makes unscaled data converge as fast as
+    scaled data; the objective and ``coef_`` stay on the original scale.
+    ``docs/math.md`` derives the objective, its gradient and Hessian.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from softmax import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegression(C=1.0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).round(3)
+    array([[0.982, 0.018, 0.   ]])
+    """
+
+    _parameter_constraints: dict = {}
+
+    def __init__(
+        self,
+        penalty: str | None = "l2",
+        *,
+        C: float = 1.0,
+        l1_ratio: float | None = None,
+        fit_intercept: bool = True,
+        class_weight: Any = None,
+        solver: str = "auto",
+        tol: float = 1e-8,
+        max_iter: int = 1000,
+        warm_start: bool = False,
+        verbose: int = 0,
+        random_state: Any = None,
+    ) -> None:
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = False
+        return tags
+
+    # ------------------------------------------------------------------ #
+    # parameters
+    # ------------------------------------------------------------------ #
+    def _penalty_kind(self) -> str | None:
+        """``"l2"`` or ``None``, reconciling ``penalty``, ``C`` and ``l1_ratio``."""
+        C = check_C(self.C)
+        if self.penalty not in ("l2", None):
+            if self.penalty in ("l1", "elasticnet"):
+                raise ValueError(
+                    f"penalty={self.penalty!r} is not available yet; use 'l2' or None"
+                )
+            raise ValueError(f"penalty={self.penalty!r} is not one of 'l2' or None")
+        if self.l1_ratio is not None:
+            if not isinstance(self.l1_ratio, Real) or not 0 <= self.l1_ratio <= 1:
+                raise ValueError(f"l1_ratio must be in [0, 1], got l1_ratio={self.l1_ratio!r}")
+            if self.l1_ratio > 0 and self.penalty is not None and C != np.inf:
+                raise ValueError(
+                    f"l1_ratio={self.l1_ratio!r} asks for an L1 term, which is not available "
+                    "yet; use l1_ratio=0 or None"
+                )
+        if self.penalty is None or C == np.inf:
+            return None
+        return "l2"
+
+    def _check_params(self) -> tuple[str | None, float, int]:
+        kind = self._penalty_kind()
+        tol, max_iter = check_tol_max_iter(self.tol, self.max_iter)
+        if self.solver != "auto" and self.solver not in SOLVERS:
+            get_solver(self.solver)  # raises with the list of known solvers
+        if not isinstance(self.verbose, Integral | bool):
+            raise ValueError(f"verbose must be an int, got verbose={self.verbose!r}")
+        return kind, tol, max_iter
+
+    # ------------------------------------------------------------------ #
+    # fit
+    # ------------------------------------------------------------------ #
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            float32 data is computed in float32 (objective accumulated in
+            float64) and gives float32 coefficients.
+        y : array-like of shape (n_samples,)
+            Class labels (integers, strings, booleans).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self
+        """
+        kind, tol, max_iter = self._check_params()
+        y = check_labels(y)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+        )
+        check_finite_features(X, getattr(self, "feature_names_in_", None))
+        check_classification_targets(y)
+        if sp.issparse(X):
+            X = X.tocsr()  # row blocks of CSR are cheap views
+        n_samples, n_features = X.shape
+        sw = check_sample_weight(sample_weight, n_samples)
+
+        classes, labels = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r}); a classifier needs samples of "
+                "at least 2 classes"
+            )
+        self.classes_ = classes
+        if self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+            sw = sw * cw[labels]
+            if not sw.any():
+                raise ValueError("class_weight and sample_weight leave every sample at weight 0")
+        n_classes = classes.shape[0]
+        datafit: Any = (
+            Binomial(self.fit_intercept)
+            if n_classes == 2
+            else Multinomial(n_classes, self.fit_intercept)
+        )
+        if n_classes == 2:
+            labels = (labels == 1).astype(np.intp)
+        total = float(sw.sum())
+        penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(self.C) * total))
+        scaling = Standardization.from_data(X, datafit.n_rows, self.fit_intercept)
+        objective = Objective(datafit, penalty, X, labels, sw, scaling)
+
+        w0 = np.zeros(objective.n_params)
+        if self.warm_start and hasattr(self, "coef_"):
+            prev = np.concatenate(
+                [np.ravel(self.coef_), np.ravel(self.intercept_) if self.fit_intercept else []]
+            )
+            if prev.shape == w0.shape:
+                w0 = objective.from_original(prev.astype(np.float64))
+
+        solver_name = (
+            _auto_solver(n_samples, objective.n_params) if self.solver == "auto" else self.solver
+        )
+        solver = get_solver(solver_name)
+        diverging = [False]
+
+        def callback(it: int, f: float, gnorm: float) -> bool:
+            if self.verbose:
+                print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
+            return False
+
+        def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
+            if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
+                diverging[0] = True
+            return objective.value_and_grad(w)
+
+        def guarded_callback(it: int, f: float, gnorm: float) -> bool:
+            callback(it, f, gnorm)
+            return diverging[0]
+
+        result = solver(
+            guarded_value_and_grad,
+            w0,
+            hessp=objective.hessp,
+            tol=tol,
+            max_iter=max_iter,
+            callback=guarded_callback,
+        )
+        w = objective.to_original(result.x)
+        W, b = unpack(w, datafit.n_rows, n_features, self.fit_intercept)
+        if n_classes > 2:
+            # Sum-to-zero: the multinomial likelihood is invariant to adding the
+            # same vector to every class; this picks the unique representative
+            # (the L2 minimiser satisfies it already, up to rounding).
+            W = W - W.mean(axis=0)
+            b = None if b is None else b - b.mean()
+        self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
+        self.intercept_ = (
+            np.zeros(datafit.n_rows, dtype=X.dtype) if b is None else b.astype(X.dtype)
+        )
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.objective_history_ = list(result.history)
+        self.converged_ = bool(result.converged)
+        self.solver_ = solver_name
+
+        if kind is None and (diverging[0] or self._separated(X, labels, result.x)):
+            warnings.warn(
+                "The classes are separable (or quasi-separable) by the features: the "
+                "unpenalised maximum-likelihood coefficients do not exist (they grow without "
+                "bound), so the fit stopped at large, finite coefficients. Use a penalty "
+                "(penalty='l2' with a finite C) for a well-defined model.",
+                SeparationWarning,
+                stacklevel=2,
+            )
+        elif not result.converged:
+            warnings.warn(
+                f"SoftmaxRegression did not converge: solver {solver_name!r} stopped after "
+                f"{result.n_iter} iterations ({result.message}) with gradient norm "
+                f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
+                f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _separated(self, X: Any, labels: np.ndarray, w_std: np.ndarray) -> bool:
+        """Whether some rows are fitted with certainty by large coefficients."""
+        if np.max(np.abs(w_std), initial=0.0) < 10.0:
+            return False
+        log_p = self._log_proba_encoded(X)
+        true_log_p = log_p[np.arange(labels.shape[0]), labels]
+        return bool(np.any(true_log_p > -1e-9))
+
+    # ------------------------------------------------------------------ #
+    # predict
+    # ------------------------------------------------------------------ #
+    def _validate_predict_input(self, X: Any) -> Any:
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            reset=False,
+        )
+        check_finite_features(X, getattr(self, "feature_names_in_", None))
+        return X
+
+    def _logits(self, X: Any) -> np.ndarray:
+        coef = self.coef_.astype(X.dtype, copy=False)
+        return np.asarray(X @ coef.T) + self.intercept_.astype(X.dtype, copy=False)
+
+    def _log_proba_encoded(self, X: Any) -> np.ndarray:
+        z = self._logits(X)
+        if self.coef_.shape[0] == 1:
+            z = z[:, 0]
+            return np.stack([log_sigmoid(-z), log_sigmoid(z)], axis=1)
+        return log_softmax(z, axis=-1)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits ``X @ coef_.T + intercept_``: shape (n_samples,) for two classes
+        (the log-odds of ``classes_[1]``), else (n_samples, n_classes)."""
+        z = self._logits(self._validate_predict_input(X))
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, ``softmax(decision_function(X))``; rows sum to 1."""
+        z = self._logits(self._validate_predict_input(X))
+        if z.shape[1] == 1:
+            return np.stack([sigmoid(-z[:, 0]), sigmoid(z[:, 0])], axis=1)
+        return softmax(z, axis=-1)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log-probabilities from a log-softmax of the logits: finite where
+        ``log(predict_proba(X))`` would underflow to -inf."""
+        return self._log_proba_encoded(self._validate_predict_input(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class, ``classes_[argmax_k logits_k]``."""
+        z = self._logits(self._validate_predict_input(X))
+        idx = (z[:, 0] > 0).astype(np.intp) if z.shape[1] == 1 else np.argmax(z, axis=1)
+        return self.classes_[idx]

@@ -1,0 +1,154 @@
+"""Data-fit terms of linear probabilistic classifiers, over one block of rows.
+
+Coefficient layout
+------------------
+This is the one place the layout is defined; everything else refers here.
+
+A model has ``n_rows`` coefficient rows: ``n_classes`` for the multinomial
+(softmax) model, 1 for the binomial (logistic) model, whose single row holds
+the log-odds of the second class, as ``LogisticRegression.coef_`` does.  The
+parameters form one flat float64 vector::
+
+    w = concatenate([W.ravel(), b])       # W: (n_rows, n_features), C order
+                                          # b: (n_rows,), present iff fit_intercept
+
+so ``logits = X @ W.T + b`` has shape ``(n_samples, n_rows)``.
+
+Each data fit returns *sums* over its rows, weighted by ``sample_weight``
+(sample weights times class weights); the composite objective divides by the
+total weight and adds the penalty.  Gradients and Hessian-vector products are
+exact (``docs/math.md`` derives them):
+
+* multinomial: ``grad_W = R.T @ X``, ``grad_b = R.sum(0)`` with
+  ``R = s * (P - Y)``; for a direction ``(V, v_b)``, ``A = X @ V.T + v_b`` and
+  ``H v = Q.T @ X`` with ``Q = s * P * (A - rowsum(P * A))``;
+* binomial: ``r = s * (sigmoid(z) - y)``, Hessian weights ``s * p * (1 - p)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from softmax.special import log_sigmoid, log_softmax, sigmoid
+
+__all__ = ["Binomial", "Multinomial", "unpack"]
+
+
+def unpack(w: np.ndarray, n_rows: int, n_features: int, fit_intercept: bool):
+    """Views ``(W, b)`` of the flat parameter vector (``b`` is None without intercept)."""
+    W = w[: n_rows * n_features].reshape(n_rows, n_features)
+    b = w[n_rows * n_features :] if fit_intercept else None
+    return W, b
+
+
+def _pack(G: np.ndarray, g_b: np.ndarray | None) -> np.ndarray:
+    flat = np.asarray(G, dtype=np.float64).ravel()
+    if g_b is None:
+        return flat
+    return np.concatenate([flat, np.asarray(g_b, dtype=np.float64).ravel()])
+
+
+def _linear(X: Any, W: np.ndarray, b: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """``X @ W.T + b`` in the compute dtype (float32 data keeps float32 GEMMs)."""
+    out = np.asarray(X @ W.T.astype(dtype, copy=False))
+    if b is not None:
+        out += b.astype(dtype, copy=False)
+    return out
+
+
+def _transpose_product(X: Any, R: np.ndarray) -> np.ndarray:
+    """``R.T @ X`` for dense or sparse ``X`` (sparse: computed as ``(X.T @ R).T``)."""
+    if isinstance(X, np.ndarray):
+        return R.T @ X
+    return np.asarray((X.T @ R).T)
+
+
+@dataclass(frozen=True)
+class Multinomial:
+    """Softmax + cross-entropy: ``sum_i s_i (logsumexp(z_i) - z_{i, y_i})``.
+
+    ``labels`` are integers in ``[0, n_classes)``; see the module docstring for
+    the coefficient layout (``n_rows = n_classes``).
+    """
+
+    n_classes: int
+    fit_intercept: bool = True
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_classes
+
+    def proba(self, X: Any, w: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities and probabilities of every class, shape (n_samples, n_classes)."""
+        W, b = unpack(w, self.n_classes, X.shape[1], self.fit_intercept)
+        log_proba = log_softmax(_linear(X, W, b, dtype), axis=-1)
+        return log_proba, np.exp(log_proba)
+
+    def value_and_grad(
+        self, w: np.ndarray, X: Any, labels: np.ndarray, sample_weight: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Weighted loss sum, its gradient (flat), and the probabilities (for hessp)."""
+        log_proba, proba = self.proba(X, w, X.dtype)
+        rows = np.arange(labels.shape[0])
+        # The objective is accumulated in float64 whatever the data dtype.
+        value = -float(np.dot(sample_weight, log_proba[rows, labels].astype(np.float64)))
+        R = proba.copy()
+        R[rows, labels] -= 1.0
+        R *= sample_weight[:, None].astype(R.dtype, copy=False)
+        G = _transpose_product(X, R)
+        g_b = R.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
+        return value, _pack(G, g_b), proba
+
+    def hessp(
+        self, v: np.ndarray, X: Any, proba: np.ndarray, sample_weight: np.ndarray
+    ) -> np.ndarray:
+        """Hessian-vector product at the point where ``proba`` was computed."""
+        V, v_b = unpack(v, self.n_classes, X.shape[1], self.fit_intercept)
+        A = _linear(X, V, v_b, proba.dtype)
+        A *= proba
+        # Q = s * (P*A - P * rowsum(P*A))
+        Q = A - proba * A.sum(axis=1, keepdims=True)
+        Q *= sample_weight[:, None].astype(Q.dtype, copy=False)
+        HV = _transpose_product(X, Q)
+        h_b = Q.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
+        return _pack(HV, h_b)
+
+
+@dataclass(frozen=True)
+class Binomial:
+    """Sigmoid + binary cross-entropy for two classes: ``-sum_i s_i log sigmoid(+-z_i)``.
+
+    ``labels`` are 0/1 integers (1 is the second class); ``n_rows = 1``.
+    """
+
+    fit_intercept: bool = True
+
+    @property
+    def n_rows(self) -> int:
+        return 1
+
+    def value_and_grad(
+        self, w: np.ndarray, X: Any, labels: np.ndarray, sample_weight: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        W, b = unpack(w, 1, X.shape[1], self.fit_intercept)
+        z = _linear(X, W, b, X.dtype)[:, 0]
+        sign = np.where(labels == 1, 1.0, -1.0).astype(z.dtype)
+        value = -float(np.dot(sample_weight, log_sigmoid(sign * z).astype(np.float64)))
+        p = sigmoid(z)
+        r = (p - labels.astype(p.dtype)) * sample_weight.astype(p.dtype, copy=False)
+        G = _transpose_product(X, r[:, None])
+        g_b = np.array([r.sum(dtype=np.float64)]) if self.fit_intercept else None
+        return value, _pack(G, g_b), p
+
+    def hessp(
+        self, v: np.ndarray, X: Any, proba: np.ndarray, sample_weight: np.ndarray
+    ) -> np.ndarray:
+        V, v_b = unpack(v, 1, X.shape[1], self.fit_intercept)
+        a = _linear(X, V, v_b, proba.dtype)[:, 0]
+        a *= proba * (1.0 - proba) * sample_weight.astype(proba.dtype, copy=False)
+        HV = _transpose_product(X, a[:, None])
+        h_b = np.array([a.sum(dtype=np.float64)]) if self.fit_intercept else None
+        return _pack(HV, h_b)

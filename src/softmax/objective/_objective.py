@@ -1,0 +1,132 @@
+"""The composite objective a solver minimises.
+
+``f(w) = (1 / S) * sum_i s_i * loss_i(w) + penalty(W)`` with ``S = sum_i s_i``
+(sample weights times class weights).  Dividing by ``S`` keeps ``f`` of order
+one whatever the data size, which makes the solvers' tolerances meaningful;
+with the L2 strength ``alpha = 1 / (C * S)`` this has the same minimiser as
+scikit-learn's ``C * sum_i s_i loss_i + 0.5 * ||W||^2``.
+
+The sum runs over blocks of rows produced by the backend (the in-memory,
+out-of-core and Dask paths differ only there); the data-fit code of
+:mod:`softmax.objective._datafit` is the only place the math lives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from softmax.backends import row_blocks
+from softmax.objective._datafit import unpack
+from softmax.objective._standardize import Standardization
+
+__all__ = ["Objective"]
+
+
+class Objective:
+    """``value_and_grad(w)`` and ``hessp(w, v)`` of the penalised mean loss.
+
+    Parameters
+    ----------
+    datafit : Multinomial or Binomial
+        The data-fit term.
+    penalty : object
+        A smooth penalty of :mod:`softmax.objective._penalties`.
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    labels : ndarray of int of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,)
+        Sample weights times class weights, not all zero.
+    standardization : Standardization, optional
+        When given, ``w`` is in standardised coordinates (see that class);
+        otherwise in original ones.
+    block_rows : int, optional
+        Rows per block; bounds the temporaries to ``block_rows * n_rows``.
+    """
+
+    def __init__(
+        self,
+        datafit: Any,
+        penalty: Any,
+        X: Any,
+        labels: np.ndarray,
+        sample_weight: np.ndarray,
+        standardization: Standardization | None = None,
+        block_rows: int | None = None,
+    ) -> None:
+        self.datafit, self.penalty = datafit, penalty
+        self.X, self.labels, self.sample_weight = X, labels, sample_weight
+        self.standardization = standardization
+        self.n_features = X.shape[1]
+        self.total_weight = float(np.sum(sample_weight, dtype=np.float64))
+        self.blocks = list(row_blocks(X.shape[0], self.datafit.n_rows, block_rows))
+        self._cache_key: np.ndarray | None = None
+        self._cache_proba: list[np.ndarray] = []
+        self.n_evaluations = 0
+        self.n_hessp = 0
+
+    @property
+    def n_params(self) -> int:
+        n_rows = self.datafit.n_rows
+        return n_rows * self.n_features + (n_rows if self.fit_intercept else 0)
+
+    @property
+    def fit_intercept(self) -> bool:
+        return bool(self.datafit.fit_intercept)
+
+    def to_original(self, w: np.ndarray) -> np.ndarray:
+        return w if self.standardization is None else self.standardization.forward(w)
+
+    def from_original(self, w: np.ndarray) -> np.ndarray:
+        return w if self.standardization is None else self.standardization.inverse(w)
+
+    def _coef(self, w: np.ndarray) -> np.ndarray:
+        return unpack(w, self.datafit.n_rows, self.n_features, self.fit_intercept)[0]
+
+    def _penalty_grad(self, g: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n_params)
+        out[: g.size] = g.ravel()
+        return out
+
+    def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty)."""
+        value, grad = 0.0, np.zeros(self.n_params)
+        probas = []
+        for rows in self.blocks:
+            v, g, p = self.datafit.value_and_grad(
+                w, self.X[rows], self.labels[rows], self.sample_weight[rows]
+            )
+            value += v
+            grad += g
+            probas.append(p)
+        self._cache_key, self._cache_proba = w.copy(), probas
+        self.n_evaluations += 1
+        return value / self.total_weight, grad / self.total_weight
+
+    def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """Objective value and gradient (SciPy's ``jac=True`` convention)."""
+        w_orig = self.to_original(np.asarray(w, dtype=np.float64))
+        value, grad = self.loss_and_grad_original(w_orig)
+        W = self._coef(w_orig)
+        value += self.penalty.value(W)
+        grad += self._penalty_grad(self.penalty.grad(W))
+        if self.standardization is not None:
+            grad = self.standardization.adjoint(grad)
+        return value, grad
+
+    def hessp(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Exact Hessian-vector product at ``w`` along ``v``."""
+        w_orig = self.to_original(np.asarray(w, dtype=np.float64))
+        v_orig = self.to_original(np.asarray(v, dtype=np.float64))
+        # forward() is linear in (W~, b~), so it maps directions as well as points.
+        if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
+            self.loss_and_grad_original(w_orig)
+        out = np.zeros(self.n_params)
+        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
+            out += self.datafit.hessp(v_orig, self.X[rows], proba, self.sample_weight[rows])
+        out /= self.total_weight
+        out += self._penalty_grad(self.penalty.hessp(self._coef(w_orig), self._coef(v_orig)))
+        self.n_hessp += 1
+        if self.standardization is not None:
+            out = self.standardization.adjoint(out)
+        return out

@@ -1,0 +1,28 @@
+"""Solvers by name.  Each takes ``(value_and_grad, x0, *, hessp, tol, max_iter, callback)``
+and returns a :class:`SolverResult`; none sees the data or an estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from softmax.solvers._result import SolverResult
+from softmax.solvers._scipy import lbfgs, newton_cg
+
+__all__ = ["SOLVERS", "SolverResult", "get_solver", "lbfgs", "newton_cg"]
+
+SOLVERS: dict[str, Callable[..., SolverResult]] = {
+    "lbfgs": lbfgs,
+    "newton-cg": newton_cg,
+}
+
+
+def get_solver(name: str) -> Callable[..., Any]:
+    """The solver registered under ``name``; ValueError listing the known ones otherwise."""
+    try:
+        return SOLVERS[name]
+    except KeyError:
+        raise ValueError(
+            f"solver={name!r} is not one of {sorted([*SOLVERS, 'auto'])}"
+        ) from None
