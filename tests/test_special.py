@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mpmath
@@ -93,7 +94,10 @@ def test_softmax_family_matches_scipy(case, dtype, rng):
         got, want = ours(x, axis=axis), theirs(x, axis=axis)
         assert got.dtype == dtype
         assert got.shape == np.shape(want)
-        assert_allclose(got, want, **TOL[dtype])
+        # SciPy's x - logsumexp(x) cancels near the maximum (we use log1p there):
+        # the fair yardstick is the size of the logits.
+        tol = TOL[dtype]["rtol"]
+        assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.max(np.abs(x))))
     got = S.logsumexp(x, axis=axis, keepdims=True)
     assert_allclose(got, sp.logsumexp(x, axis=axis, keepdims=True), **TOL[dtype])
 
@@ -112,7 +116,9 @@ def test_logsumexp_b_and_return_sign_match_scipy(axis, keepdims, rng):
             rtol=1e-13,
         )
     lse, sign = S.logsumexp(x, axis=axis, b=b_signed, keepdims=keepdims, return_sign=True)
-    want_lse, want_sign = sp.logsumexp(x, axis=axis, b=b_signed, keepdims=keepdims, return_sign=True)
+    want_lse, want_sign = sp.logsumexp(
+        x, axis=axis, b=b_signed, keepdims=keepdims, return_sign=True
+    )
     assert_allclose(lse, want_lse, rtol=1e-12)
     assert_array_equal(sign, want_sign)
     lse, sign = S.logsumexp(x, axis=axis, keepdims=keepdims, return_sign=True)
@@ -123,7 +129,7 @@ def test_logsumexp_b_and_return_sign_match_scipy(axis, keepdims, rng):
 def test_logsumexp_b_broadcasts_x_like_scipy():
     x = np.array([1.0, 2.0])
     b = np.array([[1.0, 1.0], [1.0, 0.0]])
-    assert_allclose(S.logsumexp(x, b=b), sp.logsumexp(x, b=b), rtol=1e-14)
+    assert_allclose(S.logsumexp(x, b=b), sp.logsumexp(x, b=b, axis=-1), rtol=1e-14)
 
 
 def test_logsumexp_b_zero_drops_entries_even_inf_and_nan():
@@ -159,16 +165,16 @@ SIGMOID_POINTS = np.concatenate(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_and_log_sigmoid_match_scipy(dtype):
-    x = SIGMOID_POINTS.astype(dtype)
+    with np.errstate(over="ignore"):  # +-1e300 is +-inf in float32
+        x = SIGMOID_POINTS.astype(dtype)
     for ours, theirs in [(S.sigmoid, sp.expit), (S.log_sigmoid, sp.log_expit)]:
         got = ours(x)
         assert got.dtype == dtype
         want = theirs(x)
         assert_array_equal(np.isnan(got), np.isnan(x))
-        if dtype == np.float64:
-            assert ulp_error(got[~np.isnan(x)], want[~np.isnan(x)]) <= 2
-        else:
-            assert_allclose(got, want, rtol=2e-6, atol=1e-40)
+        # atol: SciPy flushes sigmoid(-709.8) = 5.5e-309 to 0 (exp(709.8) overflows)
+        eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).smallest_normal
+        assert_allclose(got, want, rtol=4 * eps, atol=tiny)
 
 
 def test_entropy_and_kl_match_scipy(rng):
@@ -205,15 +211,17 @@ def test_matches_torch(case, dtype, rng):
     t = torch.from_numpy(x)
     if isinstance(axis, int):
         assert_allclose(S.softmax(x, axis=axis), torch.softmax(t, axis).numpy(), **TOL[dtype])
+        tol = TOL[dtype]["rtol"]
         assert_allclose(
-            S.log_softmax(x, axis=axis), torch.log_softmax(t, axis).numpy(), **TOL[dtype]
+            S.log_softmax(x, axis=axis),
+            torch.log_softmax(t, axis).numpy(),
+            rtol=tol,
+            atol=tol * (1 + np.max(np.abs(x))),
         )
     dim = tuple(range(len(shape))) if axis is None else axis
     assert_allclose(S.logsumexp(x, axis=axis), torch.logsumexp(t, dim).numpy(), **TOL[dtype])
     assert_allclose(S.sigmoid(x), torch.sigmoid(t).numpy(), **TOL[dtype])
-    assert_allclose(
-        S.log_sigmoid(x), torch.nn.functional.logsigmoid(t).numpy(), **TOL[dtype]
-    )
+    assert_allclose(S.log_sigmoid(x), torch.nn.functional.logsigmoid(t).numpy(), **TOL[dtype])
 
 
 # --------------------------------------------------------------------------- #
@@ -268,7 +276,8 @@ def test_exact_tails():
     assert_allclose(S.log_sigmoid(40.0), -math.exp(-40.0), rtol=1e-15)
     assert S.sigmoid(-800.0) == math.exp(-800.0)
     assert float(S.logsumexp(np.array([1000.0, 1000.0]))) == 1000.0 + math.log(2.0)
-    assert_allclose(S.log_softmax(np.array([0.0, 1e-20])), [-math.log(2) - 5e-21] * 1, rtol=0)
+    assert_array_equal(S.log_softmax(np.array([0.0, 1e-20])), [-math.log(2)] * 2)
+    assert_allclose(S.sigmoid(-709.8), math.exp(-709.8), rtol=1e-12)  # subnormal, not 0
 
 
 def test_sigmoid_is_two_class_softmax():
@@ -288,8 +297,14 @@ def _no_new_nan(*outs):
 
 
 @pytest.mark.parametrize(
-    ("big", "dtype"), [(1e4, np.float64), (1e300, np.float64), (1.7e308, np.float64),
-                       (1e4, np.float32), (3e38, np.float32)]
+    ("big", "dtype"),
+    [
+        (1e4, np.float64),
+        (1e300, np.float64),
+        (1.7e308, np.float64),
+        (1e4, np.float32),
+        (3e38, np.float32),
+    ],
 )
 def test_huge_logits(big, dtype):
     x = np.array([[big, -big], [big, big], [-big, -big], [0.0, big]], dtype=dtype)
@@ -298,8 +313,8 @@ def test_huge_logits(big, dtype):
     _no_new_nan(p, lp, lse, S.entropy(p))
     assert_array_equal(p, np.array([[1, 0], [0.5, 0.5], [0.5, 0.5], [0, 1]], dtype=dtype))
     assert_array_equal(lp[0, 0], 0)
-    want = -2 * np.float64(big)
-    assert lp[0, 1] == (want if abs(want) <= np.finfo(dtype).max else -INF)
+    want = -2 * float(big)  # Python floats overflow to inf silently
+    assert lp[0, 1] == (want if abs(want) <= float(np.finfo(dtype).max) else -INF)
     assert_allclose(lp[1], [-math.log(2)] * 2, rtol=1e-6)
     assert_allclose(lse, [big, big + math.log(2), -big + math.log(2), big], rtol=1e-7)
     assert np.all(np.isfinite(lse))
@@ -364,14 +379,16 @@ def test_empty(shape, axis):
     for func in (S.softmax, S.log_softmax, S.sigmoid, S.log_sigmoid):
         out = func(x, axis=axis) if func in (S.softmax, S.log_softmax) else func(x)
         assert out.shape == shape and out.dtype == np.float64
+    # (scipy.special.logsumexp raises IndexError for axis=None on empty 2-d input)
+    want = np.full(np.sum(x, axis=axis).shape, -INF)
     lse = S.logsumexp(x, axis=axis)
-    want = sp.logsumexp(x, axis=axis)
-    assert lse.shape == np.shape(want)
+    assert lse.shape == want.shape
     assert_array_equal(lse, want)
-    assert_array_equal(S.logsumexp(x, axis=axis, keepdims=True), np.full(np.shape(
-        sp.logsumexp(x, axis=axis, keepdims=True)), -INF))
-    assert_array_equal(S.entropy(x, axis=axis), np.zeros(np.shape(want)))
-    assert_array_equal(S.kl_divergence(x, x, axis=axis), np.zeros(np.shape(want)))
+    want_keep = np.full(np.sum(x, axis=axis, keepdims=True).shape, -INF)
+    assert_array_equal(S.logsumexp(x, axis=axis, keepdims=True), want_keep)
+    assert S.logsumexp(x, axis=axis, keepdims=True).shape == want_keep.shape
+    assert_array_equal(S.entropy(x, axis=axis), np.zeros(want.shape))
+    assert_array_equal(S.kl_divergence(x, x, axis=axis), np.zeros(want.shape))
 
 
 def test_zero_d():
@@ -422,7 +439,9 @@ def test_float16_is_computed_in_float32():
     for func in (S.softmax, S.log_softmax, S.logsumexp, S.sigmoid, S.log_sigmoid):
         got = func(x16)
         assert got.dtype == np.float16
-        assert_array_equal(got, func(x32).astype(np.float16))
+        with np.errstate(over="ignore"):  # -120000 is -inf in float16
+            want = func(x32).astype(np.float16)
+        assert_array_equal(got, want)
     # in float16 arithmetic exp(0) + exp(0) ... overflows nothing, but the sum of
     # 70000 ones would; in float32 it is fine:
     many = np.zeros(70000, dtype=np.float16)
@@ -450,17 +469,19 @@ def test_temperature_divides_the_logits(temperature, axis, rng):
         rtol=1e-12,
         atol=1e-300,
     )
+    # SciPy's x/T - logsumexp(x/T) cancels near the maximum: scale by the logits.
     assert_allclose(
         S.log_softmax(x, axis=axis, temperature=temperature),
         sp.log_softmax(x / temperature, axis=axis),
         rtol=1e-12,
+        atol=1e-14 * np.max(np.abs(x / temperature)),
     )
 
 
 def test_tiny_temperature_does_not_invent_ties():
     # x / T would overflow both logits to +inf and give [0.5, 0.5]
     assert_array_equal(S.softmax([2.0, 3.0], temperature=1e-308), [0.0, 1.0])
-    assert_array_equal(S.log_softmax([2.0, 3.0], temperature=1e-300), [-1e300, 0.0])
+    assert_array_equal(S.log_softmax([2.0, 3.0], temperature=1e-300), [-1.0 / 1e-300, 0.0])
     assert_array_equal(S.softmax([2.0, 2.0, 1.0], temperature=1e-300), [0.5, 0.5, 0.0])
     assert_allclose(S.softmax([2.0, 3.0], temperature=1e300), [0.5, 0.5], rtol=1e-15)
     _no_new_nan(S.softmax(np.array([-1.7e308, 1.7e308]), temperature=1e-300))
@@ -529,11 +550,14 @@ def test_vjps_against_torch_autograd(dim, rng):
     v = rng.standard_normal((3, 4, 5))
     t = torch.tensor(x, requires_grad=True)
     (g,) = torch.autograd.grad(torch.softmax(t, dim), t, torch.from_numpy(v))
-    assert_allclose(S.softmax_vjp(S.softmax(x, axis=dim), v, axis=dim), g.numpy(), rtol=1e-12,
-                    atol=1e-15)
+    assert_allclose(
+        S.softmax_vjp(S.softmax(x, axis=dim), v, axis=dim), g.numpy(), rtol=1e-12, atol=1e-15
+    )
     (g,) = torch.autograd.grad(torch.log_softmax(t, dim), t, torch.from_numpy(v))
     assert_allclose(
-        S.log_softmax_vjp(S.log_softmax(x, axis=dim), v, axis=dim), g.numpy(), rtol=1e-12,
+        S.log_softmax_vjp(S.log_softmax(x, axis=dim), v, axis=dim),
+        g.numpy(),
+        rtol=1e-12,
         atol=1e-15,
     )
 
@@ -635,9 +659,7 @@ def test_bad_b_and_cotangent_shapes():
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6)
 # Logits on a grid of 1/1024 in [-128, 128]: shifts by integers are exact and
 # distinct logits differ by at least 1/1024.
-GRID = hnp.arrays(np.int64, SHAPES, elements=st.integers(-(2**17), 2**17)).map(
-    lambda a: a / 1024.0
-)
+GRID = hnp.arrays(np.int64, SHAPES, elements=st.integers(-(2**17), 2**17)).map(lambda a: a / 1024.0)
 ANY_FLOATS = hnp.arrays(
     np.float64,
     SHAPES,
@@ -670,8 +692,9 @@ def test_property_shift_invariance(case, c):
     assert_allclose(
         S.log_softmax(x + c, axis=axis), S.log_softmax(x, axis=axis), rtol=1e-15, atol=1e-300
     )
-    assert_allclose(S.logsumexp(x + c, axis=axis), S.logsumexp(x, axis=axis) + c, rtol=1e-14,
-                    atol=1e-12)
+    assert_allclose(
+        S.logsumexp(x + c, axis=axis), S.logsumexp(x, axis=axis) + c, rtol=1e-14, atol=1e-12
+    )
 
 
 @PROPERTY
@@ -679,9 +702,7 @@ def test_property_shift_invariance(case, c):
 def test_property_argmax_preserved(case):
     x, axis = case
     assert_array_equal(np.argmax(S.softmax(x, axis=axis), axis=axis), np.argmax(x, axis=axis))
-    assert_array_equal(
-        np.argmax(S.log_softmax(x, axis=axis), axis=axis), np.argmax(x, axis=axis)
-    )
+    assert_array_equal(np.argmax(S.log_softmax(x, axis=axis), axis=axis), np.argmax(x, axis=axis))
 
 
 @PROPERTY
@@ -691,8 +712,9 @@ def test_property_log_softmax_is_x_minus_logsumexp(case):
     want = x - S.logsumexp(x, axis=axis, keepdims=True)
     scale = np.abs(x) + np.abs(S.logsumexp(x, axis=axis, keepdims=True))
     assert np.all(np.abs(S.log_softmax(x, axis=axis) - want) <= 4e-16 * scale + 1e-300)
-    assert_allclose(np.exp(S.log_softmax(x, axis=axis)), S.softmax(x, axis=axis), rtol=1e-12,
-                    atol=1e-300)
+    assert_allclose(
+        np.exp(S.log_softmax(x, axis=axis)), S.softmax(x, axis=axis), rtol=1e-12, atol=1e-300
+    )
 
 
 @PROPERTY
@@ -708,9 +730,10 @@ def test_property_temperature_limits(case):
     # entropy increases with T
     ts = [1e-3, 0.1, 0.5, 1.0, 2.0, 10.0, 1e3]
     h = [S.entropy(S.softmax(x, axis=axis, temperature=t), axis=axis) for t in ts]
-    for lo, hi in zip(h, h[1:], strict=False):
+    for lo, hi in itertools.pairwise(h):
         assert np.all(hi >= lo - 1e-12)
-    assert_allclose(h[-1], np.log(x.shape[axis]), atol=1e-4)
+    h_inf = S.entropy(S.softmax(x, axis=axis, temperature=1e12), axis=axis)
+    assert_allclose(h_inf, np.log(x.shape[axis]), rtol=1e-9)
 
 
 @PROPERTY

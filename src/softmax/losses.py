@@ -59,9 +59,10 @@ __all__ = [
 _REDUCTIONS = ("none", "sum", "mean")
 # PyTorch clamps each log of binary_cross_entropy at -100 so that p = 0 or 1
 # gives a large finite loss instead of inf, and its gradient divides by
-# max(p (1 - p), 1e-12) for the same reason.
+# max(p (1 - p), 1e-12) for the same reason -- a 1e-12 rounded to float32
+# (9.99999996e-13), which we copy so that the gradients agree at p = 0 or 1.
 _BCE_LOG_MIN = -100.0
-_BCE_GRAD_EPS = 1e-12
+_BCE_GRAD_EPS = float(np.float32(1e-12))
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -188,7 +189,9 @@ def _mean_or_sum(xp: Any, loss: Any, reduction: str, denominator: Callable[[], A
         return loss
     total = xp.sum(loss)
     # 0/0 (all rows ignored, or no rows) gives NaN, as PyTorch does.
-    return total if reduction == "sum" else total / denominator()
+    out = total if reduction == "sum" else total / denominator()
+    # NumPy reductions give scalars; the API promises 0-d arrays.
+    return xp.asarray(out)
 
 
 # --------------------------------------------------------------------------- #
@@ -231,7 +234,9 @@ class _Categorical:
         self.row_shape = row_shape = shape[: self.axis] + shape[self.axis + 1 :]
         tshape = _shape(target)
 
-        self.labels = self.counted = self.targets = None
+        self.labels: Any = None
+        self.counted: Any = None
+        self.targets: Any = None
         if xp.isdtype(target.dtype, "bool"):
             raise ValueError(
                 "target must hold integer class labels or floating probabilities, got dtype bool"
@@ -247,16 +252,11 @@ class _Categorical:
             if ignore_index is not None:
                 self.counted = labels != ignore_index
                 valid = valid | ~self.counted
-            if tshape and bool(xp.any(~valid)):
+            if bool(xp.any(~valid)):
                 _, v = _first_bad(xp, labels, ~valid)
                 extra = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
                 raise ValueError(
                     f"target holds class label {v}, outside [0, {k}){extra}; n_classes = "
-                    f"{name}.shape[{self.axis}] = {k}"
-                )
-            elif not tshape and not bool(valid):
-                raise ValueError(
-                    f"target holds class label {int(labels)}, outside [0, {k}); n_classes = "
                     f"{name}.shape[{self.axis}] = {k}"
                 )
             zero = xp.asarray(0, dtype=xp.int64, device=_device(labels))
@@ -290,8 +290,7 @@ class _Categorical:
             if bool(xp.any(bad)):
                 i, v = _first_bad(xp, t, bad)
                 raise ValueError(
-                    f"target (probabilities) must be finite and >= 0, got {v!r} "
-                    f"(at flat index {i})"
+                    f"target (probabilities) must be finite and >= 0, got {v!r} (at flat index {i})"
                 )
             self.targets = self.to_last(t)
 
@@ -428,23 +427,6 @@ class _Categorical:
         return t
 
 
-_COMMON_PARAMS = """\
-    axis : int, default -1
-        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
-        layout).
-    weight : array_like, optional
-        Class weights, shape ``(n_classes,)``, finite and >= 0.
-    ignore_index : int, optional
-        Integer labels equal to it contribute neither to the loss nor to the
-        denominator of ``"mean"``; their ``"none"`` loss and gradient are 0.
-        Not allowed with probability targets.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        ``"none"``: the loss per row (shape of the input without ``axis``);
-        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).
-    sample_weight : array_like, optional
-        Weight of each row, shape of the input without ``axis``, finite and >= 0."""
-
-
 @_quiet
 def cross_entropy(
     logits: Any,
@@ -457,7 +439,7 @@ def cross_entropy(
     reduction: str = "mean",
     sample_weight: Any = None,
 ) -> Any:
-    r"""Cross-entropy of softmax, :math:`\ell_n = -\sum_c t'_{nc} \log\operatorname{softmax}(z_n)_c`.
+    r"""Cross-entropy, :math:`\ell_n = -\sum_c t'_{nc} \log \operatorname{softmax}(z_n)_c`.
 
     The semantics are those of ``torch.nn.functional.cross_entropy`` [1]_,
     plus ``sample_weight``.  With :math:`w` the class weights (1 without
@@ -489,8 +471,42 @@ def cross_entropy(
         Unnormalised log-probabilities, at least 1-D.
     target : array_like
         Integer class labels or probability targets, see above.
+    axis : int, default -1
+        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
+        layout).
+    weight : array_like, optional
+        Class weights, shape ``(n_classes,)``, finite and >= 0.
+    ignore_index : int, optional
+        Integer labels equal to it contribute neither to the loss nor to the
+        denominator of ``"mean"``; their ``"none"`` loss (and gradient) is 0.
+        Not allowed with probability targets.
     label_smoothing : float, default 0.0
         :math:`\varepsilon \in [0, 1]`.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the loss per row (shape of the input without ``axis``);
+        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).
+    sample_weight : array_like, optional
+        Weight of each row, shape of the input without ``axis``, finite and >= 0.
+
+    Returns
+    -------
+    loss : array
+        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and value: a label outside ``[0, n_classes)`` (other
+        than ``ignore_index``), a negative or non-finite weight, sample weight or
+        probability target, mismatched shapes, an unknown ``reduction``,
+        ``label_smoothing`` outside [0, 1], ``ignore_index`` with probability
+        targets, a floating target of the labels' shape.
+
+    Examples
+    --------
+    >>> import softmax
+    >>> round(float(softmax.cross_entropy([[0.0, 0.0]], [1])), 6)  # log 2
+    0.693147
     """
     prep = _Categorical(
         logits,
@@ -582,7 +598,7 @@ def nll_loss(
     reduction: str = "mean",
     sample_weight: Any = None,
 ) -> Any:
-    r"""Negative log-likelihood, :math:`\ell_n = -s_n\, w_{y_n} \log p_{n y_n}`, of log-probabilities.
+    r"""Negative log-likelihood, :math:`\ell_n = -s_n w_{y_n} \log p_{n y_n}`.
 
     ``torch.nn.functional.nll_loss`` [1]_ plus ``sample_weight``: integer
     labels only, ``"mean"`` divides by :math:`\sum_n s_n w_{y_n}` over the rows
@@ -597,6 +613,34 @@ def nll_loss(
         are not checked or renormalised.
     target : array_like of int
         Class labels, the shape of ``log_probs`` without ``axis``.
+    axis : int, default -1
+        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
+        layout).
+    weight : array_like, optional
+        Class weights, shape ``(n_classes,)``, finite and >= 0.
+    ignore_index : int, optional
+        Integer labels equal to it contribute neither to the loss nor to the
+        denominator of ``"mean"``; their ``"none"`` loss (and gradient) is 0.
+        Not allowed with probability targets.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the loss per row (shape of the input without ``axis``);
+        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).
+    sample_weight : array_like, optional
+        Weight of each row, shape of the input without ``axis``, finite and >= 0.
+
+    Returns
+    -------
+    loss : array
+        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and value: a label outside ``[0, n_classes)`` (other
+        than ``ignore_index``), a negative or non-finite weight, sample weight or
+        probability target, mismatched shapes, an unknown ``reduction``,
+        ``label_smoothing`` outside [0, 1], ``ignore_index`` with probability
+        targets, a floating target of the labels' shape.
     """
     prep = _Categorical(
         log_probs,
@@ -625,7 +669,7 @@ def nll_loss_grad(
     sample_weight: Any = None,
     grad_output: Any = None,
 ) -> Any:
-    r"""Gradient of :func:`nll_loss` in ``log_probs``: :math:`-s_n w_{y_n} / D` at the label, 0 elsewhere.
+    r"""Gradient of :func:`nll_loss`: :math:`-s_n w_{y_n} / D` at the label, 0 elsewhere.
 
     ``grad_output`` as in :func:`cross_entropy_grad`.  Returns an array of
     ``log_probs``' shape, library and dtype.
@@ -648,5 +692,291 @@ def nll_loss_grad(
     return prep.finish(prep.from_last(grad))
 
 
-for _f in (cross_entropy, nll_loss):
-    _f.__doc__ = (_f.__doc__ or "").rstrip() + "\n" + _COMMON_PARAMS + _f.__doc___tail  # type: ignore[attr-defined]
+# --------------------------------------------------------------------------- #
+# binary losses: elementwise, rows along the leading axis
+# --------------------------------------------------------------------------- #
+class _Binary:
+    """Inputs of the binary cross-entropies and their gradients, validated once."""
+
+    def __init__(
+        self,
+        input: Any,
+        target: Any,
+        *,
+        name: str,
+        weight: Any,
+        pos_weight: Any,
+        reduction: Any,
+        sample_weight: Any,
+    ) -> None:
+        self.reduction = _check_reduction(reduction)
+        xp, (x, target) = get_namespace(input, target)
+        x, self.out_dtype = as_float_array(xp, x)
+        self.xp, self.x = xp, x
+        self.shape = shape = _shape(x)
+        if _shape(target) != shape:
+            raise ValueError(
+                f"target of shape {_shape(target)} does not match {name} of shape {shape}"
+            )
+        t, _ = as_float_array(xp, target)
+        t = xp.astype(t, x.dtype)
+        bad = ~((t >= 0) & (t <= 1))  # NaN fails too
+        if bool(xp.any(bad)):
+            i, v = _first_bad(xp, t, bad)
+            raise ValueError(f"target must be in [0, 1], got {v!r} (at flat index {i})")
+        self.t = t
+        self.weight = self._broadcast(weight, "weight")
+        self.pos_weight = self._broadcast(pos_weight, "pos_weight")
+        self.sample_weight = None
+        self.n_labels = _size(shape[1:])
+        if sample_weight is not None:
+            s = _param(xp, sample_weight, x, "sample_weight")
+            if _shape(s) != shape[:1]:
+                raise ValueError(
+                    f"sample_weight of shape {_shape(s)} does not match {name} of shape "
+                    f"{shape}: expected {shape[:1]}, one weight per row"
+                )
+            self.sample_weight = xp.reshape(s, shape[:1] + (1,) * (len(shape) - 1))
+
+    def _broadcast(self, value: Any, name: str) -> Any:
+        if value is None:
+            return None
+        xp = self.xp
+        w = _param(xp, value, self.x, name)
+        try:
+            return xp.broadcast_to(w, self.shape)
+        except (ValueError, RuntimeError, TypeError):
+            raise ValueError(
+                f"{name} of shape {_shape(w)} does not broadcast to shape {self.shape}"
+            ) from None
+
+    def check_probs(self) -> None:
+        xp, x = self.xp, self.x
+        bad = ~((x >= 0) & (x <= 1))
+        if bool(xp.any(bad)):
+            i, v = _first_bad(xp, x, bad)
+            raise ValueError(f"probs must be in [0, 1], got {v!r} (at flat index {i})")
+
+    def denominator(self) -> Any:
+        xp, x = self.xp, self.x
+        if self.sample_weight is None:
+            return _const(xp, float(_size(self.shape)), x)
+        return xp.sum(self.sample_weight) * self.n_labels
+
+    def weighted(self, values: Any) -> Any:
+        """Elementwise loss times ``weight`` and ``sample_weight``."""
+        if self.weight is not None:
+            values = self.weight * values
+        if self.sample_weight is not None:
+            values = self.sample_weight * values
+        return values
+
+    def reduce(self, loss: Any) -> Any:
+        loss = self.weighted(loss)
+        out = _mean_or_sum(self.xp, loss, self.reduction, self.denominator)
+        return restore_dtype(self.xp, out, self.out_dtype)
+
+    def chain(self, local: Any, grad_output: Any) -> Any:
+        """Turn the elementwise derivative into the gradient of the reduced loss."""
+        xp = self.xp
+        g = _grad_output(xp, grad_output, self.x, self.reduction, self.shape)
+        if self.reduction == "mean":
+            g = g / self.denominator()
+        return restore_dtype(xp, self.weighted(local) * g, self.out_dtype)
+
+
+@_quiet
+def binary_cross_entropy(
+    probs: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+) -> Any:
+    r"""Binary cross-entropy, :math:`\ell = -w\,[t \log p + (1 - t) \log(1 - p)]`, elementwise.
+
+    ``torch.nn.functional.binary_cross_entropy`` [1]_ plus ``sample_weight``:
+    each log is clamped at -100, so ``p = 0`` or ``1`` gives a finite loss of
+    at most 100 (times the weights).  Works for binary (``(n_samples,)``) and
+    multi-label (``(n_samples, n_labels)``) input alike.  ``log(1 - p)`` is
+    taken as ``log1p(-p)``.  For logits prefer
+    :func:`binary_cross_entropy_with_logits`, which neither clamps nor loses
+    digits in ``1 - p``.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1].
+    target : array_like
+        Targets in [0, 1], same shape as ``probs`` (soft labels allowed).
+    weight : array_like, optional
+        Elementwise weights, broadcast to the input's shape (as in PyTorch),
+        finite and >= 0.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the elementwise loss; ``"sum"``: its sum; ``"mean"``: its
+        mean over all elements, or with ``sample_weight``
+        :math:`\sum_{ij} s_i \ell_{ij} / (n_\text{labels} \sum_i s_i)`.
+    sample_weight : array_like, optional
+        One weight per row, shape ``(n_samples,)`` = the input's leading axis,
+        finite and >= 0; broadcast over the other axes (the labels).
+
+    Returns
+    -------
+    loss : array
+        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and value: ``probs`` or ``target`` outside [0, 1], a negative or
+        non-finite weight, mismatched shapes, an unknown ``reduction``.
+    """
+    prep = _Binary(
+        probs,
+        target,
+        name="probs",
+        weight=weight,
+        pos_weight=None,
+        reduction=reduction,
+        sample_weight=sample_weight,
+    )
+    prep.check_probs()
+    xp, p, t = prep.xp, prep.x, prep.t
+    floor = _const(xp, _BCE_LOG_MIN, p)
+    log_p = xp.maximum(xp.log(p), floor)
+    log_q = xp.maximum(xp.log1p(-p), floor)
+    return prep.reduce(-(t * log_p + (1 - t) * log_q))
+
+
+@_quiet
+def binary_cross_entropy_grad(
+    probs: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+    grad_output: Any = None,
+) -> Any:
+    r"""Gradient of :func:`binary_cross_entropy`, :math:`w (p - t) / \max(p(1-p), 10^{-12})`.
+
+    PyTorch's formula (its backward ignores the clamp of the logs and bounds
+    the denominator instead), times the sample weight and divided by the
+    denominator of ``"mean"``.  ``grad_output`` as in
+    :func:`cross_entropy_grad` (elementwise shape for ``"none"``).
+    """
+    prep = _Binary(
+        probs,
+        target,
+        name="probs",
+        weight=weight,
+        pos_weight=None,
+        reduction=reduction,
+        sample_weight=sample_weight,
+    )
+    prep.check_probs()
+    xp, p, t = prep.xp, prep.x, prep.t
+    local = (p - t) / xp.maximum(p * (1 - p), _const(xp, _BCE_GRAD_EPS, p))
+    return prep.chain(local, grad_output)
+
+
+@_quiet
+def binary_cross_entropy_with_logits(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+) -> Any:
+    r"""BCE of sigmoid, :math:`\ell = w[(1-t)\,\mathrm{sp}(z) + \mathrm{pw}\,t\,\mathrm{sp}(-z)]`.
+
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` [1]_ plus
+    ``sample_weight``, with :math:`\mathrm{sp}` = softplus.  PyTorch writes it as
+    :math:`(1-t) z + (1 + (\mathrm{pw}-1) t) \operatorname{softplus}(-z)`,
+    which is the same function; the form above, with
+    :math:`\operatorname{softplus}(\pm z) = -\log\sigma(\mp z)` from
+    :func:`softmax.log_sigmoid`, never overflows (finite for
+    :math:`|z| = 10^4` and beyond) and does not cancel when the loss is tiny.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits, any shape.
+    target : array_like
+        Targets in [0, 1], same shape as ``logits``.
+    pos_weight : array_like, optional
+        Weight of the positive term, broadcast against the input like NumPy
+        (a ``(n_labels,)`` array weights each label, i.e. the last axis),
+        finite and >= 0.
+    weight : array_like, optional
+        Elementwise weights, broadcast to the input's shape (as in PyTorch),
+        finite and >= 0.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the elementwise loss; ``"sum"``: its sum; ``"mean"``: its
+        mean over all elements, or with ``sample_weight``
+        :math:`\sum_{ij} s_i \ell_{ij} / (n_\text{labels} \sum_i s_i)`.
+    sample_weight : array_like, optional
+        One weight per row, shape ``(n_samples,)`` = the input's leading axis,
+        finite and >= 0; broadcast over the other axes (the labels).
+
+    Returns
+    -------
+    loss : array
+        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and value: ``target`` outside [0, 1], a negative or
+        non-finite weight, mismatched shapes, an unknown ``reduction``.
+    """
+    prep = _Binary(
+        logits,
+        target,
+        name="logits",
+        weight=weight,
+        pos_weight=pos_weight,
+        reduction=reduction,
+        sample_weight=sample_weight,
+    )
+    xp, z, t = prep.xp, prep.x, prep.t
+    pos = t if prep.pos_weight is None else prep.pos_weight * t
+    # _times: a zero coefficient drops its term even at z = -+inf (no 0 * inf).
+    loss = -(_times(xp, pos, log_sigmoid(z)) + _times(xp, 1 - t, log_sigmoid(-z)))
+    return prep.reduce(loss)
+
+
+@_quiet
+def binary_cross_entropy_with_logits_grad(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+    grad_output: Any = None,
+) -> Any:
+    r"""Gradient of BCE with logits, :math:`w[\sigma(z)(1 + (\mathrm{pw}-1)t) - \mathrm{pw}\,t]`.
+
+    Computed as the equal :math:`(1-t)\sigma(z) - \mathrm{pw}\,t\,\sigma(-z)`,
+    which keeps its digits when :math:`\sigma(z) \approx t`; times the sample
+    weight and divided by the denominator of ``"mean"``.  ``grad_output`` as in
+    :func:`cross_entropy_grad` (elementwise shape for ``"none"``).
+    """
+    prep = _Binary(
+        logits,
+        target,
+        name="logits",
+        weight=weight,
+        pos_weight=pos_weight,
+        reduction=reduction,
+        sample_weight=sample_weight,
+    )
+    z, t = prep.x, prep.t
+    pos = t if prep.pos_weight is None else prep.pos_weight * t
+    local = (1 - t) * sigmoid(z) - pos * sigmoid(-z)
+    return prep.chain(local, grad_output)

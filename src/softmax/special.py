@@ -18,7 +18,10 @@ conventions (``docs/math.md`` derives each formula):
   overflow-free; its rounding error is recovered exactly (TwoSum) and fed back
   as ``exp(d) * (1 + err)``, and ``log(sum)`` is taken as ``log1p`` of the
   non-maximal terms, so float64 results are within a few ulp of an
-  exact-arithmetic reference even on large spreads and near-ties.
+  exact-arithmetic reference even on large spreads and near-ties.  A
+  temperature divides the shifted logits ``(x - m) / T`` (never ``x / T``, which
+  could overflow distinct logits into ties); that one division is not
+  compensated, so for ``T != 1`` the bound grows to about ``|x - m| / T`` ulp.
 
 References
 ----------
@@ -542,7 +545,7 @@ def entropy(p: Any, axis: Axis = -1) -> Any:
 
 @_quiet
 def kl_divergence(p: Any, q: Any, axis: Axis = -1) -> Any:
-    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\,\|\,q) = \sum_i p_i (\log p_i - \log q_i)`.
+    r"""Kullback-Leibler divergence, :math:`\mathrm{KL}(p\,\|\,q) = \sum_i p_i \log(p_i / q_i)`.
 
     Termwise as ``scipy.special.rel_entr``: :math:`p_i \log(p_i / q_i)` for
     :math:`p_i, q_i > 0`, 0 for :math:`p_i = 0 \le q_i`, :math:`+\infty`
@@ -566,7 +569,9 @@ def kl_divergence(p: Any, q: Any, axis: Axis = -1) -> Any:
     # log(p / q) is the accurate form near p == q; log p - log q where p / q
     # would overflow or underflow.
     ratio = ps / qs
-    normal = xp.isfinite(ratio) & (ratio >= _scalar(xp, float(xp.finfo(p.dtype).smallest_normal), p))
+    normal = xp.isfinite(ratio) & (
+        ratio >= _scalar(xp, float(xp.finfo(p.dtype).smallest_normal), p)
+    )
     log_ratio = xp.where(normal, xp.log(xp.where(normal, ratio, one)), xp.log(ps) - xp.log(qs))
     other = xp.where((p == 0) & (q >= 0), _scalar(xp, 0.0, p), _scalar(xp, math.inf, p))
     terms = xp.where(both, p * log_ratio, other)

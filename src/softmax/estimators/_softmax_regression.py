@@ -238,7 +238,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         classes, labels = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y has a single class ({classes[0]!r}); a classifier needs samples of "
+                f"y contains only one class ({classes[0]!r}); a classifier needs samples of "
                 "at least 2 classes"
             )
         self.classes_ = classes

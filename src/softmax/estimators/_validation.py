@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import column_or_1d
 
 __all__ = [
     "check_C",
@@ -54,12 +55,14 @@ def check_labels(y: Any) -> np.ndarray:
             "row); for a multi-label indicator matrix use MultiLabelLogisticRegression"
         )
     if y.ndim == 2:
-        y = y[:, 0]
+        y = column_or_1d(y, warn=True)  # warns DataConversionWarning, as scikit-learn does
     if y.dtype.kind == "f" and np.isnan(y).any():
         i = int(np.flatnonzero(np.isnan(y))[0])
         raise ValueError(f"y contains NaN (first at row {i}); every row needs a class label")
     if y.dtype.kind == "c":
-        raise ValueError("y is complex; class labels must be integers, strings or booleans")
+        raise ValueError(
+            "Complex data not supported in y; class labels must be integers, strings or booleans"
+        )
     return y
 
 
