@@ -7,7 +7,10 @@ Stopping rule (shared): ``max|grad| <= tol * max(1, |f|)``, the gradient norm
 relative to the objective's scale.  The objective is a weighted *mean* loss
 (see :mod:`softmax.objective._objective`), so the default ``tol = 1e-8`` lands
 within about 1e-6 relative of the optimal objective on realistic data, where
-scikit-learn's ``tol = 1e-4`` stops 1e-4 to 1e-2 short.
+scikit-learn's ``tol = 1e-4`` stops 1e-4 to 1e-2 short.  A solver that can no
+longer decrease the objective at machine precision while the gradient is below
+``sqrt(eps) * max(1, |f|)`` also counts as converged: a tighter ``tol`` than
+float64 can resolve is not an error.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from scipy.optimize import minimize
 from softmax.solvers._result import SolverResult
 
 __all__ = ["lbfgs", "newton_cg"]
+
+_SQRT_EPS = float(np.sqrt(np.finfo(np.float64).eps))
 
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 Hessp = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -74,13 +79,19 @@ class _Monitor:
             self.converged = True
             raise StopIteration
 
-    def result(self, x: np.ndarray, n_iter: int, message: str) -> SolverResult:
+    def result(
+        self, x: np.ndarray, n_iter: int, message: str, stalled: bool = False
+    ) -> SolverResult:
         f, g = self.evaluate(np.asarray(x, dtype=np.float64))
-        converged = self.converged or self.met(f, g)
+        gnorm = float(np.max(np.abs(g), initial=0.0))
+        # A stall (no decrease left at machine precision) with a gradient at the
+        # square root of the precision is as converged as float64 allows.
+        at_precision = stalled and gnorm <= _SQRT_EPS * max(1.0, abs(f))
+        converged = self.converged or self.met(f, g) or at_precision
         return SolverResult(
             x=np.asarray(x, dtype=np.float64),
             fun=f,
-            grad_norm=float(np.max(np.abs(g), initial=0.0)),
+            grad_norm=gnorm,
             n_iter=n_iter,
             converged=converged,
             message="converged" if converged else message,
@@ -112,17 +123,19 @@ def lbfgs(
         jac=True,
         callback=mon.on_iteration,
         # SciPy's own rules are set out of the way: ours (relative gradient
-        # norm) is tested in the callback.  ftol stays as a stall guard only.
+        # norm) is tested in the callback; L-BFGS-B then stops on its own only
+        # when the line search can make no more progress (a stall).
         options={
             "maxiter": max_iter,
             "maxcor": memory,
             "gtol": 0.0,
-            "ftol": 64 * np.finfo(np.float64).eps,
+            "ftol": 0.0,
             "maxfun": 10 * max_iter + 100,
             "maxls": 50,
         },
     )
-    return mon.result(res.x, int(res.nit), str(res.message))
+    stalled = "REDUCTION OF F" in str(res.message) or "ABNORMAL" in str(res.message)
+    return mon.result(res.x, int(res.nit), str(res.message), stalled)
 
 
 def newton_cg(

@@ -1,0 +1,134 @@
+"""Objective: gradients against finite differences, hessp against the slope of the
+gradient, dense == sparse, standardisation changes nothing but the coordinates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from softmax.objective import L2, Binomial, Multinomial, NoPenalty, Objective, Standardization
+
+
+def _problem(rng, n=60, d=5, k=4, sparse=False, scale=True):
+    X = rng.standard_normal((n, d)) * (np.logspace(-2, 2, d) if scale else 1.0) + 3.0
+    X[rng.random((n, d)) < 0.3] = 0.0
+    labels = rng.integers(0, k, n)
+    sw = rng.uniform(0.2, 2.0, n)
+    return (sp.csr_matrix(X) if sparse else X), labels, sw
+
+
+def _objective(rng, kind, sparse=False, intercept=True, standardize=True, penalty="l2", **kw):
+    k = 2 if kind == "binomial" else 4
+    X, labels, sw = _problem(rng, k=k, sparse=sparse, **kw)
+    datafit = Binomial(intercept) if kind == "binomial" else Multinomial(k, intercept)
+    pen = L2(alpha=0.3) if penalty == "l2" else NoPenalty()
+    scaling = Standardization.from_data(X, datafit.n_rows, intercept) if standardize else None
+    return Objective(datafit, pen, X, labels, sw, scaling, block_rows=17)
+
+
+def _five_point_grad(f, w, h=1e-5):
+    g = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        g[i] = (-f(w + 2 * e) + 8 * f(w + e) - 8 * f(w - e) + f(w - 2 * e)) / (12 * h)
+    return g
+
+
+CASES = [
+    (kind, sparse, intercept, standardize)
+    for kind in ("multinomial", "binomial")
+    for sparse in (False, True)
+    for intercept in (True, False)
+    for standardize in (True, False)
+]
+
+
+@pytest.mark.parametrize(("kind", "sparse", "intercept", "standardize"), CASES)
+def test_gradient_matches_finite_differences(rng, kind, sparse, intercept, standardize):
+    obj = _objective(rng, kind, sparse, intercept, standardize)
+    w = rng.standard_normal(obj.n_params) * 0.1
+    _, g = obj.value_and_grad(w)
+    g_fd = _five_point_grad(lambda v: obj.value_and_grad(v)[0], w)
+    np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(("kind", "sparse", "intercept", "standardize"), CASES)
+def test_hessp_matches_slope_of_gradient(rng, kind, sparse, intercept, standardize):
+    obj = _objective(rng, kind, sparse, intercept, standardize)
+    w = rng.standard_normal(obj.n_params) * 0.1
+    v = rng.standard_normal(obj.n_params)
+    hv = obj.hessp(w, v)
+    h = 1e-4
+    slope = (
+        -obj.value_and_grad(w + 2 * h * v)[1]
+        + 8 * obj.value_and_grad(w + h * v)[1]
+        - 8 * obj.value_and_grad(w - h * v)[1]
+        + obj.value_and_grad(w - 2 * h * v)[1]
+    ) / (12 * h)
+    np.testing.assert_allclose(hv, slope, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["multinomial", "binomial"])
+def test_dense_and_sparse_agree(kind):
+    dense = _objective(np.random.default_rng(3), kind, sparse=False)
+    sparse = _objective(np.random.default_rng(3), kind, sparse=True)
+    w = np.random.default_rng(4).standard_normal(dense.n_params)
+    v = np.random.default_rng(5).standard_normal(dense.n_params)
+    f_d, g_d = dense.value_and_grad(w)
+    f_s, g_s = sparse.value_and_grad(w)
+    assert f_d == pytest.approx(f_s, rel=1e-13)
+    np.testing.assert_allclose(g_d, g_s, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(dense.hessp(w, v), sparse.hessp(w, v), rtol=1e-11, atol=1e-13)
+
+
+def test_value_matches_cross_entropy_reference(rng):
+    """The multinomial objective equals torch's weighted cross-entropy + L2."""
+    torch = pytest.importorskip("torch")
+    obj = _objective(rng, "multinomial", standardize=False)
+    w = rng.standard_normal(obj.n_params)
+    n_features = obj.n_features
+    W = w[: 4 * n_features].reshape(4, n_features)
+    b = w[4 * n_features :]
+    logits = torch.from_numpy(obj.X @ W.T + b)
+    per_row = torch.nn.functional.cross_entropy(
+        logits, torch.from_numpy(obj.labels), reduction="none"
+    ).numpy()
+    expected = (obj.sample_weight @ per_row) / obj.sample_weight.sum() + 0.15 * np.sum(W**2)
+    assert obj.value_and_grad(w)[0] == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_standardization_is_a_change_of_variables(rng, sparse):
+    """Same objective at corresponding points; the map round-trips."""
+    plain = _objective(np.random.default_rng(7), "multinomial", sparse, standardize=False)
+    scaled = _objective(np.random.default_rng(7), "multinomial", sparse, standardize=True)
+    wt = rng.standard_normal(scaled.n_params)
+    w = scaled.to_original(wt)
+    assert scaled.value_and_grad(wt)[0] == pytest.approx(plain.value_and_grad(w)[0], rel=1e-13)
+    np.testing.assert_allclose(scaled.from_original(w), wt, rtol=1e-12, atol=1e-12)
+
+
+def test_blocks_do_not_change_the_sums(rng):
+    X, labels, sw = _problem(rng, n=101)
+    one = Objective(Multinomial(4), L2(0.1), X, labels, sw, block_rows=1000)
+    many = Objective(Multinomial(4), L2(0.1), X, labels, sw, block_rows=7)
+    assert len(many.blocks) == 15
+    w = rng.standard_normal(one.n_params)
+    f1, g1 = one.value_and_grad(w)
+    f2, g2 = many.value_and_grad(w)
+    assert f1 == pytest.approx(f2, rel=1e-14)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-14)
+
+
+def test_float32_data_keeps_float64_objective(rng):
+    X, labels, sw = _problem(rng)
+    o64 = Objective(Multinomial(4), L2(0.1), X, labels, sw)
+    o32 = Objective(Multinomial(4), L2(0.1), X.astype(np.float32), labels, sw)
+    w = rng.standard_normal(o64.n_params) * 0.1
+    f64, g64 = o64.value_and_grad(w)
+    f32, g32 = o32.value_and_grad(w)
+    assert g32.dtype == np.float64
+    assert f32 == pytest.approx(f64, rel=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-5)
