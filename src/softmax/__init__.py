@@ -27,7 +27,31 @@ from softmax.special import (
 
 __version__ = "0.1.0"
 
+# The estimators pull in scikit-learn (about half a second); they are loaded on
+# first use so that `import softmax` for the functions alone stays fast.
+_LAZY = {
+    "SeparationWarning": "softmax.estimators",
+    "SoftmaxRegression": "softmax.estimators",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'softmax' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
+    "SeparationWarning",
+    "SoftmaxRegression",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",

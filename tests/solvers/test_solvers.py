@@ -49,9 +49,7 @@ def test_all_solvers_reach_the_same_optimum(rng):
     X = rng.standard_normal((300, 6)) * np.array([1e-3, 1, 10, 100, 1, 1]) + 5
     labels = rng.integers(0, 3, 300)
     sw = np.ones(300)
-    obj = Objective(
-        Multinomial(3), L2(0.01), X, labels, sw, Standardization.from_data(X, 3, True)
-    )
+    obj = Objective(Multinomial(3), L2(0.01), X, labels, sw, Standardization.from_data(X, 3, True))
     results = {
         name: solver(obj.value_and_grad, np.zeros(obj.n_params), hessp=obj.hessp, tol=1e-10)
         for name, solver in SOLVERS.items()

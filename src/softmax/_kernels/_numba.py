@@ -78,6 +78,19 @@ def _fma(typingctx, a, b, c):  # pragma: no cover - compiled
     return sig, codegen
 
 
+@intrinsic
+def _sel(typingctx, cond, a, b):  # pragma: no cover - compiled
+    """``a if cond else b`` as one LLVM select (no branch, no phi for numba's inliner)."""
+    if not (isinstance(cond, types.Boolean) and a == b):
+        return None
+    sig = a(cond, a, b)
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return sig, codegen
+
+
 # --------------------------------------------------------------------------- #
 # exp for d <= 0
 # --------------------------------------------------------------------------- #
@@ -88,7 +101,7 @@ def _exp(d):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_exp)
+@overload(_exp, inline="always")
 def _ov_exp(d):
     if d == types.float64:
         shifter = 6755399441055744.0  # 1.5 * 2**52: t = d / ln2 + shifter rounds to k
@@ -101,7 +114,7 @@ def _ov_exp(d):
 
         def exp64(d):
             # NaN stays NaN (the comparison is False); -inf and d < low clamp to low.
-            d = low if d < low else d
+            d = _sel(d < low, low, d)
             t = d * inv_ln2 + shifter
             k = t - shifter
             r1 = _fma(-k, ln2_hi, d)  # exact
@@ -139,7 +152,7 @@ def _ov_exp(d):
         e2, e3, e4, e5, e6, e7 = (f(c) for c in _F64_C[2:8])
 
         def exp32(d):
-            d = low32 if d < low32 else d
+            d = _sel(d < low32, low32, d)
             t = d * inv_ln2_32 + shifter32
             k = t - shifter32
             r = _fma(-k, ln2_hi32, d)
@@ -175,7 +188,8 @@ def _row_max(x, lo, n):  # pragma: no cover - compiled
     m = x[lo]
     i = 1
     if n >= 16:
-        m0, m1, m2, m3, m4, m5, m6, m7 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3], x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]  # fmt: skip
+        m0, m1, m2, m3 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3]
+        m4, m5, m6, m7 = x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]
         i = 8
         while i + 8 <= n:
             j = lo + i
@@ -215,7 +229,8 @@ def _pairwise_sum(a, lo, n):  # pragma: no cover - compiled
             res += a[i]
         return res
     if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3], a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]  # fmt: skip
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
         i = 8
         stop = n - n % 8
         while i < stop:
@@ -238,13 +253,20 @@ def _pairwise_sum(a, lo, n):  # pragma: no cover - compiled
     return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
 
 
-@njit(**_OPTS)
-def _shifted(x, m, zero):  # pragma: no cover - compiled
-    """``(d, err)`` with ``d + err == x - m`` exactly (TwoSum); err = 0 where d is not finite."""
+@njit(inline="always", **_OPTS)
+def _shifted(x, m, zero, t):  # pragma: no cover - compiled
+    """``(d, err)`` with ``d + err == (x - m) / t`` (exactly for t == 1: TwoSum).
+
+    As the reference: the rounding error of ``x - m`` is found exactly, then
+    both parts are divided by the temperature; err = 0 where d is not finite.
+    """
     d = x - m
     virtual = d - x
     err = (x - (d - virtual)) + (-m - virtual)
-    err = err if abs(d) < np.inf else zero
+    err = _sel(abs(d) < np.inf, err, zero)
+    if t != 1:  # loop-invariant: LLVM unswitches it out of the loops
+        d = d / t
+        err = _sel(abs(d) < np.inf, err / t, zero)
     return d, err
 
 
@@ -279,7 +301,7 @@ _LONG = 256  # rows at least this long are processed one at a time
 
 
 @njit(**_OPTS)
-def _long_row(x, out, lo, n, log, zero, one):  # pragma: no cover - compiled
+def _long_row(x, out, lo, n, log, zero, one, t):  # pragma: no cover - compiled
     m = _row_max(x, lo, n)
     if not (abs(m) < np.inf):
         _special_row(x, out, lo, n, m, log, zero, one)
@@ -287,18 +309,18 @@ def _long_row(x, out, lo, n, log, zero, one):  # pragma: no cover - compiled
     if log:
         count = zero
         for j in range(lo, lo + n):
-            d, err = _shifted(x[j], m, zero)
+            d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             e = e + e * err
             out[j] = zero if d == zero else e
             count += one if d == zero else zero
         ls = math.log1p((count - one) + _pairwise_sum(out, lo, n))
         for j in range(lo, lo + n):
-            d, err = _shifted(x[j], m, zero)
+            d, err = _shifted(x[j], m, zero, t)
             out[j] = (d - ls) + err
     else:
         for j in range(lo, lo + n):
-            d, err = _shifted(x[j], m, zero)
+            d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             out[j] = e + e * err
         s = _pairwise_sum(out, lo, n)
@@ -307,7 +329,7 @@ def _long_row(x, out, lo, n, log, zero, one):  # pragma: no cover - compiled
 
 
 @njit(**_OPTS)
-def _short_rows(x, out, lo0, nrows, n, log, zero, one, buf, buf2):  # pragma: no cover
+def _short_rows(x, out, lo0, nrows, n, log, zero, one, t, buf, buf2):  # pragma: no cover
     """Several short rows: per-row scalars are spread into buffers so that the
     expensive element-wise passes run flat over the whole block, vectorised."""
     size = nrows * n
@@ -322,7 +344,7 @@ def _short_rows(x, out, lo0, nrows, n, log, zero, one, buf, buf2):  # pragma: no
             buf[j] = m
     if log:
         for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero)
+            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
             e = _exp(d)
             e = e + e * err
             out[lo0 + i] = zero if d == zero else e
@@ -336,11 +358,11 @@ def _short_rows(x, out, lo0, nrows, n, log, zero, one, buf, buf2):  # pragma: no
             for j in range(lo, lo + n):
                 buf2[j] = ls
         for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero)
+            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
             out[lo0 + i] = (d - buf2[i]) + err
     else:
         for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero)
+            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
             e = _exp(d)
             out[lo0 + i] = e + e * err
         for r in range(nrows):
@@ -359,11 +381,11 @@ def _short_rows(x, out, lo0, nrows, n, log, zero, one, buf, buf2):  # pragma: no
 
 
 @njit(parallel=True, **_OPTS)
-def _rows(x, out, n, log, zero, one):  # pragma: no cover - compiled
+def _rows(x, out, n, log, zero, one, t):  # pragma: no cover - compiled
     nrows = x.shape[0] // n
     if n >= _LONG:
         for r in prange(nrows):
-            _long_row(x, out, r * n, n, log, zero, one)
+            _long_row(x, out, r * n, n, log, zero, one, t)
     else:
         per_block = max(1, _BLOCK // n)
         nblocks = (nrows + per_block - 1) // per_block
@@ -372,16 +394,18 @@ def _rows(x, out, n, log, zero, one):  # pragma: no cover - compiled
             k = min(nrows, r0 + per_block) - r0
             buf = np.empty(k * n, x.dtype)
             buf2 = np.empty(k * n, x.dtype)
-            _short_rows(x, out, r0 * n, k, n, log, zero, one, buf, buf2)
+            _short_rows(x, out, r0 * n, k, n, log, zero, one, t, buf, buf2)
 
 
-def softmax_rows(x: np.ndarray, out: np.ndarray, n: int) -> None:
-    """Softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``."""
-    t = x.dtype.type
-    _rows(x, out, n, False, t(0.0), t(1.0))
+def softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
+    """Softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
+    (``out`` must not share memory with ``x``)."""
+    f = x.dtype.type
+    _rows(x, out, n, False, f(0.0), f(1.0), f(temperature))
 
 
-def log_softmax_rows(x: np.ndarray, out: np.ndarray, n: int) -> None:
-    """Log-softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``."""
-    t = x.dtype.type
-    _rows(x, out, n, True, t(0.0), t(1.0))
+def log_softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
+    """Log-softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
+    (``out`` must not share memory with ``x``)."""
+    f = x.dtype.type
+    _rows(x, out, n, True, f(0.0), f(1.0), f(temperature))

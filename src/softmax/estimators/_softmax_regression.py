@@ -128,8 +128,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     array([[0.982, 0.018, 0.   ]])
     """
 
-    _parameter_constraints: dict = {}
-
     def __init__(
         self,
         penalty: str | None = "l2",
@@ -172,9 +170,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         C = check_C(self.C)
         if self.penalty not in ("l2", None):
             if self.penalty in ("l1", "elasticnet"):
-                raise ValueError(
-                    f"penalty={self.penalty!r} is not available yet; use 'l2' or None"
-                )
+                raise ValueError(f"penalty={self.penalty!r} is not available yet; use 'l2' or None")
             raise ValueError(f"penalty={self.penalty!r} is not one of 'l2' or None")
         if self.l1_ratio is not None:
             if not isinstance(self.l1_ratio, Real) or not 0 <= self.l1_ratio <= 1:

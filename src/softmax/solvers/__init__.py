@@ -23,6 +23,4 @@ def get_solver(name: str) -> Callable[..., Any]:
     try:
         return SOLVERS[name]
     except KeyError:
-        raise ValueError(
-            f"solver={name!r} is not one of {sorted([*SOLVERS, 'auto'])}"
-        ) from None
+        raise ValueError(f"solver={name!r} is not one of {sorted([*SOLVERS, 'auto'])}") from None

@@ -166,4 +166,5 @@ def newton_cg(
         callback=mon.on_iteration,
         options={"maxiter": max_iter, "gtol": 0.0},
     )
-    return mon.result(res.x, int(res.nit), str(res.message))
+    # status 2: the quadratic model no longer predicts a decrease (precision loss).
+    return mon.result(res.x, int(res.nit), str(res.message), stalled=res.status == 2)

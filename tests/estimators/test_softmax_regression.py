@@ -1,0 +1,332 @@
+"""SoftmaxRegression: parity with scikit-learn, properties, the estimator contract, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from softmax import SoftmaxRegression
+from softmax.estimators import SeparationWarning
+from softmax.special import log_sigmoid, log_softmax
+
+LOADERS = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+
+
+def sklearn_objective(X, y, coef, intercept, C, sample_weight=None, classes=None):
+    """C * sum_i s_i loss_i + 0.5 ||W||^2, evaluated in float64 (the reference objective)."""
+    classes = np.unique(y) if classes is None else classes
+    sw = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    z = np.asarray(X @ coef.T.astype(np.float64)) + intercept.astype(np.float64)
+    if coef.shape[0] == 1:
+        ll = np.where(y == classes[1], log_sigmoid(z[:, 0]), log_sigmoid(-z[:, 0]))
+    else:
+        ll = log_softmax(z)[np.arange(len(y)), np.searchsorted(classes, y)]
+    penalty = 0.5 * float(np.sum(coef.astype(np.float64) ** 2)) if np.isfinite(C) else 0.0
+    return -C * float(sw @ ll) + penalty if np.isfinite(C) else -float(sw @ ll)
+
+
+def _data(name, scale=True):
+    X, y = LOADERS[name](return_X_y=True)
+    if scale:
+        X = StandardScaler().fit_transform(X)
+    return X, y
+
+
+def _assert_parity(ours, ref, X, y, C, sample_weight=None, coef_rtol=1e-5):
+    f_ours = sklearn_objective(X, y, ours.coef_, ours.intercept_, C, sample_weight)
+    f_ref = sklearn_objective(X, y, ref.coef_, ref.intercept_, C, sample_weight)
+    # Never worse than scikit-learn's tightly converged optimum (up to rounding).
+    assert f_ours <= f_ref * (1 + 1e-10) + 1e-10
+    scale = np.max(np.abs(ref.coef_))
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=coef_rtol, atol=coef_rtol * scale)
+    np.testing.assert_allclose(
+        ours.intercept_, ref.intercept_, rtol=coef_rtol, atol=coef_rtol * max(scale, 1)
+    )
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_parity_with_sklearn(name, fit_intercept):
+    X, y = _data(name)
+    kw = {"C": 0.5, "fit_intercept": fit_intercept}
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000, **kw).fit(X, y)
+    ours = SoftmaxRegression(**kw).fit(X, y)
+    _assert_parity(ours, ref, X, y, 0.5)
+    assert ours.coef_.shape == ref.coef_.shape and ours.converged_
+
+
+@pytest.mark.parametrize("name", ["iris", "breast_cancer"])
+def test_parity_with_weights(name, rng):
+    X, y = _data(name)
+    sw = rng.uniform(0.1, 3.0, X.shape[0])
+    cw = {c: 1.0 + i for i, c in enumerate(np.unique(y))}
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, class_weight=cw).fit(
+        X, y, sample_weight=sw
+    )
+    ours = SoftmaxRegression(class_weight=cw).fit(X, y, sample_weight=sw)
+    full_sw = sw * np.array([cw[c] for c in y])
+    _assert_parity(ours, ref, X, y, 1.0, full_sw)
+
+
+def test_parity_balanced_class_weight():
+    X, y = _data("wine")
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, class_weight="balanced")
+    ours = SoftmaxRegression(class_weight="balanced").fit(X, y)
+    ref.fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_parity_sparse(fmt):
+    X, y = load_digits(return_X_y=True)
+    X = sp.csr_matrix(X / 16.0).asformat(fmt)
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, C=0.1).fit(X.toarray(), y)
+    ours = SoftmaxRegression(C=0.1).fit(X, y)
+    _assert_parity(ours, ref, X, y, 0.1)
+
+
+def test_unscaled_data_converges_exactly():
+    """Internal standardisation: unscaled features reach the same optimum as scaled ones."""
+    X, y = load_wine(return_X_y=True)  # feature scales from 0.1 to 1000
+    ours = SoftmaxRegression(C=1.0).fit(X, y)
+    assert ours.converged_
+    mu, sd = X.mean(0), X.std(0)
+    # The same model fitted on scaled data, mapped back, has the same objective.
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+    f_ours = sklearn_objective(X, y, ours.coef_, ours.intercept_, 1.0)
+    f_ref = sklearn_objective(X, y, ref.coef_, ref.intercept_, 1.0)
+    assert f_ours <= f_ref * (1 + 1e-9)
+    assert f_ours == pytest.approx(f_ref, rel=1e-7)
+    assert mu.shape == sd.shape
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_solvers_reach_the_same_optimum(solver):
+    X, y = _data("wine")
+    ref = SoftmaxRegression(solver="newton-cg", tol=1e-10).fit(X, y)
+    ours = SoftmaxRegression(solver=solver, tol=1e-10).fit(X, y)
+    assert ours.solver_ == solver
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-7)
+
+
+def test_default_tolerance_reaches_1e6_relative_gap():
+    X, y = load_digits(return_X_y=True)  # unscaled
+    best = SoftmaxRegression(tol=1e-11).fit(X, y)
+    default = SoftmaxRegression().fit(X, y)
+    f_best = sklearn_objective(X, y, best.coef_, best.intercept_, 1.0)
+    f_default = sklearn_objective(X, y, default.coef_, default.intercept_, 1.0)
+    assert (f_default - f_best) / f_best < 1e-6
+
+
+# --------------------------------------------------------------------------- #
+# properties
+# --------------------------------------------------------------------------- #
+def test_sample_weight_two_equals_duplicated_row(rng):
+    X, y = _data("iris")
+    sw = np.ones(len(y))
+    sw[:10] = 2.0
+    dup = np.r_[np.arange(len(y)), np.arange(10)]
+    a = SoftmaxRegression(tol=1e-10).fit(X, y, sample_weight=sw)
+    b = SoftmaxRegression(tol=1e-10).fit(X[dup], y[dup])
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-7, atol=1e-8)
+
+
+def test_permuting_labels_permutes_coefficients():
+    X, y = _data("wine")
+    perm = np.array([2, 0, 1])
+    a = SoftmaxRegression(tol=1e-10).fit(X, y)
+    b = SoftmaxRegression(tol=1e-10).fit(X, perm[y])
+    np.testing.assert_allclose(b.coef_[perm], a.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b.intercept_[perm], a.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_float32_is_computed_in_float32_and_close_to_float64():
+    X, y = _data("digits")
+    f64 = SoftmaxRegression().fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # float32 may not reach 1e-8
+        f32 = SoftmaxRegression().fit(X.astype(np.float32), y)
+    assert f32.coef_.dtype == np.float32 and f32.intercept_.dtype == np.float32
+    assert f32.predict_proba(X.astype(np.float32)).dtype == np.float32
+    scale = np.abs(f64.coef_).max()
+    np.testing.assert_allclose(f32.coef_, f64.coef_, atol=1e-3 * scale)
+
+
+def test_refit_is_bitwise_identical():
+    X, y = _data("wine")
+    a = SoftmaxRegression().fit(X, y).coef_
+    b = SoftmaxRegression().fit(X, y).coef_
+    assert np.array_equal(a, b)
+
+
+def test_string_labels_and_pandas_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y = _data("iris")
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = SoftmaxRegression().fit(df, names)
+    assert list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+    assert set(clf.predict(df)) <= set(names)
+    assert clf.score(df, names) > 0.9
+
+
+def test_binary_layout_matches_sklearn():
+    X, y = _data("breast_cancer")
+    clf = SoftmaxRegression().fit(X, y)
+    assert clf.coef_.shape == (1, X.shape[1]) and clf.intercept_.shape == (1,)
+    assert clf.decision_function(X).shape == (X.shape[0],)
+    positive = (clf.decision_function(X) > 0).astype(int)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[positive])
+
+
+def test_predict_log_proba_is_finite_where_log_of_proba_underflows():
+    X, y = _data("iris")
+    clf = SoftmaxRegression(C=1e4).fit(X, y)
+    X_far = X[:5] * 200
+    with np.errstate(divide="ignore"):
+        assert np.isinf(np.log(clf.predict_proba(X_far))).any()
+    log_p = clf.predict_log_proba(X_far)
+    assert np.isfinite(log_p).all()
+    np.testing.assert_allclose(np.exp(log_p), clf.predict_proba(X_far), atol=1e-15)
+
+
+def test_penalty_none_sum_to_zero_and_C_inf_is_the_same():
+    X, y = _data("wine")
+    X = X[:, :2]  # alcohol and malic acid: the classes overlap
+    a = SoftmaxRegression(penalty=None).fit(X, y)
+    b = SoftmaxRegression(C=np.inf).fit(X, y)
+    np.testing.assert_allclose(a.coef_.sum(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(a.intercept_.sum(), 0, atol=1e-10)
+    np.testing.assert_allclose(a.coef_, b.coef_)
+    ref = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    ref_coef = ref.coef_ - ref.coef_.mean(axis=0)
+    np.testing.assert_allclose(a.coef_, ref_coef, rtol=1e-5, atol=1e-6)
+
+
+def test_separation_is_detected_and_coefficients_stay_finite():
+    X, y = _data("iris")
+    keep = y < 2  # setosa vs versicolor: linearly separable
+    with pytest.warns(SeparationWarning, match="separable"):
+        clf = SoftmaxRegression(penalty=None).fit(X[keep], y[keep])
+    assert np.isfinite(clf.coef_).all()
+    assert clf.n_iter_[0] < clf.max_iter
+
+
+def test_not_converged_warns():
+    X, y = _data("digits", scale=False)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        SoftmaxRegression(max_iter=2).fit(X, y)
+
+
+def test_warm_start_continues_from_previous_fit():
+    X, y = _data("digits")
+    clf = SoftmaxRegression(warm_start=True)
+    clf.fit(X, y)
+    first_iters = clf.n_iter_[0]
+    clf.fit(X, y)
+    assert clf.n_iter_[0] < first_iters
+
+
+def test_sklearn_tools_accept_it():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _data("iris", scale=False)
+    pipe = make_pipeline(StandardScaler(), SoftmaxRegression())
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.9
+    grid = GridSearchCV(SoftmaxRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    assert grid.best_params_["C"] in (0.1, 1.0)
+    cal = CalibratedClassifierCV(SoftmaxRegression(), cv=3).fit(X, y)
+    np.testing.assert_allclose(cal.predict_proba(X).sum(axis=1), 1.0)
+
+
+# --------------------------------------------------------------------------- #
+# bad input
+# --------------------------------------------------------------------------- #
+def test_nan_in_X_names_the_column():
+    X, y = _data("iris")
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN in column 2"):
+        SoftmaxRegression().fit(X, y)
+    X[3, 2] = np.inf
+    with pytest.raises(ValueError, match="inf in column 2"):
+        SoftmaxRegression().fit(sp.csr_matrix(X), y)
+
+
+def test_nan_in_X_names_the_pandas_column():
+    pd = pytest.importorskip("pandas")
+    X, y = _data("iris")
+    X[0, 1] = np.nan
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match=r"column 1 \('b'\)"):
+        SoftmaxRegression().fit(df, y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"C": 0}, "C must be > 0"),
+        ({"C": -1.0}, "C must be > 0"),
+        ({"C": "1"}, "C must be a positive number"),
+        ({"solver": "sag"}, "solver='sag'"),
+        ({"penalty": "l3"}, "penalty='l3'"),
+        ({"penalty": "l1"}, "not available yet"),
+        ({"l1_ratio": 1.5}, "l1_ratio must be in"),
+        ({"tol": -1}, "tol must be"),
+        ({"max_iter": 1.5}, "max_iter must be"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    X, y = _data("iris")
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression(**kwargs).fit(X, y)
+
+
+def test_bad_targets_and_weights():
+    X, y = _data("iris")
+    with pytest.raises(ValueError, match="one class"):
+        SoftmaxRegression().fit(X, np.zeros(len(y)))
+    yf = y.astype(float)
+    yf[5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SoftmaxRegression().fit(X, yf)
+    with pytest.raises(ValueError, match="MultiLabelLogisticRegression"):
+        SoftmaxRegression().fit(X, np.eye(3)[y])
+    for bad in (-1.0, np.nan, np.inf):
+        sw = np.ones(len(y))
+        sw[7] = bad
+        with pytest.raises(ValueError, match=r"sample_weight\[7\]"):
+            SoftmaxRegression().fit(X, y, sample_weight=sw)
+    with pytest.raises(ValueError, match="zero for every sample"):
+        SoftmaxRegression().fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        SoftmaxRegression().fit(X, y, sample_weight=np.ones(3))
+
+
+def test_bad_X_shapes_and_kinds():
+    X, y = _data("iris")
+    with pytest.raises(ValueError, match="2D array"):
+        SoftmaxRegression().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="dim 3"):
+        SoftmaxRegression().fit(X.reshape(150, 2, 2), y)
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
+        SoftmaxRegression().fit(X + 1j, y)
+    with pytest.raises(ValueError, match="0 sample"):
+        SoftmaxRegression().fit(X[:0], y[:0])
+    clf = SoftmaxRegression().fit(X, y)
+    with pytest.raises(ValueError, match="4 features"):
+        clf.predict(X[:, :3])
