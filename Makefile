@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install test test-slow lint typecheck demo bench clean
+.PHONY: install test test-slow lint typecheck demo bench bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,14 @@ test-slow: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# Reproduces docs/benchmarks.md; run on an otherwise idle machine, one at a time.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_functions.py --write
+	$(PY) benchmarks/bench_fit.py --write
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/bench_functions.py --quick
+	$(PY) benchmarks/bench_fit.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist
