@@ -100,14 +100,27 @@ def test_value_matches_cross_entropy_reference(rng):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_standardization_is_a_change_of_variables(rng, sparse):
+@pytest.mark.parametrize("l2_strength", [0.0, 0.3])
+def test_standardization_is_a_change_of_variables(rng, sparse, l2_strength):
     """Same objective at corresponding points; the map round-trips."""
     plain = _objective(np.random.default_rng(7), "multinomial", sparse, standardize=False)
     scaled = _objective(np.random.default_rng(7), "multinomial", sparse, standardize=True)
+    scaled.standardization = Standardization.from_data(plain.X, 4, True, l2_strength)
     wt = rng.standard_normal(scaled.n_params)
     w = scaled.to_original(wt)
     assert scaled.value_and_grad(wt)[0] == pytest.approx(plain.value_and_grad(w)[0], rel=1e-13)
     np.testing.assert_allclose(scaled.from_original(w), wt, rtol=1e-12, atol=1e-12)
+
+
+def test_scale_equalises_the_penalised_curvature():
+    """Rare features are not blown up: scale_j = sqrt(var_j + 4 * l2_strength)."""
+    X = np.zeros((1000, 2))
+    X[:, 0] = np.random.default_rng(0).standard_normal(1000)
+    X[:3, 1] = 1.0  # a rare feature
+    s = Standardization.from_data(X, 3, True, l2_strength=0.01)
+    var = X.var(axis=0)
+    np.testing.assert_allclose(s.scale, np.sqrt(var + 0.04))
+    assert s.scale[1] > 0.2  # plain standardisation would give 0.055
 
 
 def test_blocks_do_not_change_the_sums(rng):

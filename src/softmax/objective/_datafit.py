@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from softmax.special import log_sigmoid, log_softmax, sigmoid
 
@@ -116,6 +117,47 @@ class Multinomial:
         h_b = Q.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
         return _pack(HV, h_b)
 
+    def hessian(self, X: Any, proba: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """The full Hessian of the weighted loss sum, shape ``(n_params, n_params)``.
+
+        ``H = sum_i s_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T`` with ``x_i``
+        extended by a 1 for the intercept, returned in the flat layout of the
+        module docstring; computed in float64 at the point where ``proba`` was.
+        """
+        n_features = X.shape[1]
+        K, d1 = self.n_classes, n_features + int(self.fit_intercept)
+        P = np.asarray(proba, dtype=np.float64)
+        s = np.asarray(sample_weight, dtype=np.float64)
+        H = np.zeros((K * d1, K * d1))
+        if isinstance(X, np.ndarray):
+            for rows in _chunks(X.shape[0], K * d1):
+                Xc = _augment(X[rows], self.fit_intercept)
+                Pc, sc = P[rows], s[rows]
+                for k in range(K):
+                    blk = slice(k * d1, (k + 1) * d1)
+                    H[blk, blk] += (Xc * (sc * Pc[:, k])[:, None]).T @ Xc
+                # The rank-one parts sum_i s_i (p_i kron x_i)(p_i kron x_i)^T: one SYRK.
+                M = ((np.sqrt(sc)[:, None] * Pc)[:, :, None] * Xc[:, None, :]).reshape(-1, K * d1)
+                H -= M.T @ M
+        else:
+            for k in range(K):
+                for l in range(k, K):
+                    c = -s * P[:, k] * P[:, l]
+                    if k == l:
+                        c += s * P[:, k]
+                    B = _gram(X, c, self.fit_intercept)
+                    H[k * d1 : (k + 1) * d1, l * d1 : (l + 1) * d1] = B
+                    H[l * d1 : (l + 1) * d1, k * d1 : (k + 1) * d1] = B.T
+        # Per-class blocks [W_k, b_k] -> the flat layout [W.ravel(), b].
+        perm = np.arange(K * d1).reshape(K, d1)
+        perm[:, :n_features] = np.arange(K * n_features).reshape(K, n_features)
+        if self.fit_intercept:
+            perm[:, n_features] = K * n_features + np.arange(K)
+        perm = perm.ravel()
+        out = np.empty_like(H)
+        out[np.ix_(perm, perm)] = H
+        return out
+
 
 @dataclass(frozen=True)
 class Binomial:
@@ -152,3 +194,44 @@ class Binomial:
         HV = _transpose_product(X, a[:, None])
         h_b = np.array([a.sum(dtype=np.float64)]) if self.fit_intercept else None
         return _pack(HV, h_b)
+
+    def hessian(self, X: Any, proba: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """The full Hessian ``X^T diag(s p (1 - p)) X`` (intercept last), in float64."""
+        p = np.asarray(proba, dtype=np.float64)
+        c = np.asarray(sample_weight, dtype=np.float64) * p * (1.0 - p)
+        return _gram(X, c, self.fit_intercept)
+
+
+# Rows per chunk when forming Hessians of dense data: temporaries of at most
+# 2**22 float64 (32 MB) whatever the block size.
+_HESSIAN_CHUNK_ELEMENTS = 2**22
+
+
+def _chunks(n_samples: int, width: int) -> list[slice]:
+    step = max(1, _HESSIAN_CHUNK_ELEMENTS // max(width, 1))
+    return [slice(i, min(i + step, n_samples)) for i in range(0, n_samples, step)]
+
+
+def _augment(X: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """``[X, 1]`` (or ``X``) in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    if not fit_intercept:
+        return X
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def _gram(X: Any, c: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """``Xh.T @ diag(c) @ Xh`` with ``Xh = [X, 1]`` (or ``X``), dense or sparse ``X``."""
+    if isinstance(X, np.ndarray):
+        d1 = X.shape[1] + int(fit_intercept)
+        out = np.zeros((d1, d1))
+        for rows in _chunks(X.shape[0], d1):
+            Xc = _augment(X[rows], fit_intercept)
+            out += (Xc * c[rows, None]).T @ Xc
+        return out
+    Xs = sp.csr_matrix(X, dtype=np.float64)
+    G = np.asarray((Xs.T @ sp.csr_matrix(Xs.multiply(c[:, None]))).toarray())
+    if not fit_intercept:
+        return G
+    v = np.asarray(Xs.T @ c).ravel()
+    return np.block([[G, v[:, None]], [v[None, :], np.array([[c.sum()]])]])

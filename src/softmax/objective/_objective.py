@@ -19,6 +19,7 @@ import numpy as np
 
 from softmax.backends import row_blocks
 from softmax.objective._datafit import unpack
+from softmax.objective._penalties import L2, NoPenalty
 from softmax.objective._standardize import Standardization
 
 __all__ = ["Objective"]
@@ -129,4 +130,58 @@ class Objective:
         self.n_hessp += 1
         if self.standardization is not None:
             out = self.standardization.adjoint(out)
+        return out
+
+    def hessian(self, w: np.ndarray) -> np.ndarray:
+        """The full Hessian at ``w``, shape ``(n_params, n_params)``.
+
+        The data fits' Hessians summed over blocks and divided by the total
+        weight, plus the penalty's; with standardisation, ``T.T @ H @ T`` where
+        ``T`` is the linear map :meth:`Standardization.forward`.  Memory is
+        ``n_params ** 2`` floats: meant for problems with few parameters.
+        """
+        w_orig = self.to_original(np.asarray(w, dtype=np.float64))
+        if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
+            self.loss_and_grad_original(w_orig)
+        H = np.zeros((self.n_params, self.n_params))
+        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
+            H += self.datafit.hessian(self.X[rows], proba, self.sample_weight[rows])
+        H /= self.total_weight
+        self._add_penalty_hessian(H, self._coef(w_orig))
+        if self.standardization is not None:
+            # T^T (H T) = ((H T)^T T)^T, each product O(n_params^2) by T's structure.
+            H = self._right_multiply_by_forward(self._right_multiply_by_forward(H).T).T
+        return 0.5 * (H + H.T)
+
+    def _add_penalty_hessian(self, H: np.ndarray, W: np.ndarray) -> None:
+        """Add the penalty's Hessian (on the ``W`` block only) to ``H`` in place."""
+        n_coef = W.size
+        if isinstance(self.penalty, NoPenalty):
+            return
+        if isinstance(self.penalty, L2):
+            H[np.arange(n_coef), np.arange(n_coef)] += self.penalty.alpha
+            return
+        # Any other smooth penalty: its Hessian column by column.
+        for j in range(n_coef):
+            e = np.zeros(n_coef)
+            e[j] = 1.0
+            H[:n_coef, j] += np.ravel(self.penalty.hessp(W, e.reshape(W.shape)))
+
+    def _right_multiply_by_forward(self, A: np.ndarray) -> np.ndarray:
+        """``A @ T`` for the matrix ``T`` of :meth:`Standardization.forward`.
+
+        ``W = W~ / scale`` and ``b = b~ - W @ mean``: the column of ``A @ T`` for
+        ``W~[k, j]`` is ``(A[:, W[k, j]] - mean_j A[:, b_k]) / scale_j``; the
+        intercept columns are unchanged.
+        """
+        st = self.standardization
+        assert st is not None
+        n_rows, n_features = self.datafit.n_rows, self.n_features
+        n_coef = n_rows * n_features
+        AW = A[:, :n_coef].reshape(A.shape[0], n_rows, n_features)
+        if self.fit_intercept:
+            AW = AW - A[:, n_coef:, None] * st.mean
+        out = np.empty_like(A)
+        out[:, :n_coef] = (AW / st.scale).reshape(A.shape[0], n_coef)
+        out[:, n_coef:] = A[:, n_coef:]
         return out

@@ -23,6 +23,9 @@ from softmax.objective._datafit import unpack
 
 __all__ = ["Standardization"]
 
+# The largest second derivative of the binary logistic loss, p (1 - p) <= 1/4.
+_MAX_CURVATURE = 0.25
+
 
 @dataclass(frozen=True)
 class Standardization:
@@ -34,8 +37,19 @@ class Standardization:
     fit_intercept: bool
 
     @classmethod
-    def from_data(cls, X: Any, n_rows: int, fit_intercept: bool) -> Standardization:
-        """Column means and standard deviations of ``X`` (constant columns get scale 1)."""
+    def from_data(
+        cls, X: Any, n_rows: int, fit_intercept: bool, l2_strength: float = 0.0
+    ) -> Standardization:
+        """Column means and scales of ``X`` (constant columns get scale 1).
+
+        The scale is ``sqrt(var_j + l2_strength / h)`` with ``h = 1/4``, the
+        largest curvature of the logistic loss: it equalises the diagonal of the
+        penalised Hessian, ``h var_j + l2_strength``, across features.  Plain
+        standardisation (``l2_strength = 0``) would blow up rare features (most
+        columns of sparse text data), whose tiny variance then meets the
+        penalty's full curvature and makes the problem worse conditioned than
+        no scaling at all.
+        """
         if sp.issparse(X):
             mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
             sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
@@ -43,11 +57,11 @@ class Standardization:
         else:
             mean = X.mean(axis=0, dtype=np.float64)
             var = X.var(axis=0, dtype=np.float64)
-        scale = np.sqrt(var)
         if not fit_intercept:
             # No intercept to absorb a shift: scale around 0 instead of the mean.
-            scale = np.sqrt(var + mean**2)
+            var = var + mean**2
             mean = np.zeros_like(mean)
+        scale = np.sqrt(var + l2_strength / _MAX_CURVATURE)
         tiny = np.finfo(np.float64).tiny ** 0.5
         scale = np.where(scale > tiny * np.maximum(1.0, np.abs(mean)), scale, 1.0)
         return cls(mean=mean, scale=scale, n_rows=n_rows, fit_intercept=fit_intercept)

@@ -1,4 +1,5 @@
-"""Solvers by name.  Each takes ``(value_and_grad, x0, *, hessp, tol, max_iter, callback)``
+"""Solvers by name.  Each takes
+``(value_and_grad, x0, *, hessp, hessian, tol, max_iter, callback)``
 and returns a :class:`SolverResult`; none sees the data or an estimator.
 """
 
@@ -7,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from softmax.solvers._newton import newton_cholesky
 from softmax.solvers._result import SolverResult
 from softmax.solvers._scipy import lbfgs, newton_cg
 
-__all__ = ["SOLVERS", "SolverResult", "get_solver", "lbfgs", "newton_cg"]
+__all__ = ["SOLVERS", "SolverResult", "get_solver", "lbfgs", "newton_cg", "newton_cholesky"]
 
 SOLVERS: dict[str, Callable[..., SolverResult]] = {
     "lbfgs": lbfgs,
     "newton-cg": newton_cg,
+    "newton-cholesky": newton_cholesky,
 }
 
 

@@ -104,6 +104,7 @@ def lbfgs(
     x0: np.ndarray,
     *,
     hessp: Hessp | None = None,
+    hessian: Any = None,
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
@@ -111,7 +112,8 @@ def lbfgs(
 ) -> SolverResult:
     """Limited-memory BFGS (SciPy's L-BFGS-B without bounds).
 
-    ``hessp`` is accepted and ignored so every solver has one signature.
+    ``hessp`` and ``hessian`` are accepted and ignored so every solver has one
+    signature.
     """
     mon = _Monitor(value_and_grad, tol, callback)
     f0, _ = mon.evaluate(np.asarray(x0, dtype=np.float64))
@@ -143,14 +145,16 @@ def newton_cg(
     x0: np.ndarray,
     *,
     hessp: Hessp | None = None,
+    hessian: Any = None,
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
 ) -> SolverResult:
     """Trust-region Newton-CG (Steihaug-Toint truncated CG, SciPy's ``trust-ncg``).
 
-    Needs the exact ``hessp``; converges quadratically near the optimum, so a
-    tight tolerance costs only an iteration or two more than a loose one.
+    Needs the exact ``hessp`` (``hessian`` is accepted and ignored); converges
+    quadratically near the optimum, so a tight tolerance costs only an iteration
+    or two more than a loose one.
     """
     if hessp is None:
         raise ValueError("newton_cg needs hessp, the Hessian-vector product")

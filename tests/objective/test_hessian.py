@@ -1,0 +1,103 @@
+"""Objective.hessian: the full matrix agrees with hessp, dense == sparse, symmetric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from softmax.objective import L2, Binomial, Multinomial, NoPenalty, Objective, Standardization
+
+
+def _objective(rng, kind, sparse, intercept, standardize, penalty, block_rows=17):
+    n, d = 60, 5
+    k = 2 if kind == "binomial" else 4
+    X = rng.standard_normal((n, d)) * np.logspace(-2, 2, d) + 3.0
+    X[rng.random((n, d)) < 0.3] = 0.0
+    labels = rng.integers(0, k, n)
+    sw = rng.uniform(0.2, 2.0, n)
+    datafit = Binomial(intercept) if kind == "binomial" else Multinomial(k, intercept)
+    pen = L2(alpha=0.3) if penalty == "l2" else NoPenalty()
+    scaling = Standardization.from_data(X, datafit.n_rows, intercept) if standardize else None
+    Xin = sp.csr_matrix(X) if sparse else X
+    return Objective(datafit, pen, Xin, labels, sw, scaling, block_rows=block_rows)
+
+
+CASES = [
+    (kind, sparse, intercept, standardize, penalty)
+    for kind in ("multinomial", "binomial")
+    for sparse in (False, True)
+    for intercept in (True, False)
+    for standardize in (True, False)
+    for penalty in ("l2", None)
+]
+
+
+@pytest.mark.parametrize(("kind", "sparse", "intercept", "standardize", "penalty"), CASES)
+def test_hessian_times_vector_is_hessp(rng, kind, sparse, intercept, standardize, penalty):
+    obj = _objective(rng, kind, sparse, intercept, standardize, penalty)
+    w = rng.standard_normal(obj.n_params) * 0.3
+    H = obj.hessian(w)
+    assert H.shape == (obj.n_params, obj.n_params)
+    np.testing.assert_array_equal(H, H.T)
+    scale = np.max(np.abs(H))
+    for v in rng.standard_normal((3, obj.n_params)):
+        np.testing.assert_allclose(H @ v, obj.hessp(w, v), rtol=1e-10, atol=1e-12 * scale)
+    # Column by column as well: the whole matrix, not just a few directions.
+    cols = np.column_stack([obj.hessp(w, e) for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(H, cols, rtol=1e-10, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("kind", ["multinomial", "binomial"])
+def test_dense_and_sparse_hessians_agree(rng, kind):
+    seed = int(rng.integers(2**31))
+    dense = _objective(np.random.default_rng(seed), kind, False, True, True, "l2")
+    sparse = _objective(np.random.default_rng(seed), kind, True, True, True, "l2")
+    w = rng.standard_normal(dense.n_params)
+    np.testing.assert_allclose(dense.hessian(w), sparse.hessian(w), rtol=1e-11, atol=1e-13)
+
+
+def test_blocks_do_not_change_the_hessian(rng):
+    seed = int(rng.integers(2**31))
+    one = _objective(np.random.default_rng(seed), "multinomial", False, True, True, "l2", None)
+    many = _objective(np.random.default_rng(seed), "multinomial", False, True, True, "l2", 7)
+    w = rng.standard_normal(one.n_params)
+    np.testing.assert_allclose(one.hessian(w), many.hessian(w), rtol=1e-12, atol=1e-14)
+
+
+def test_hessian_matches_slope_of_gradient(rng):
+    obj = _objective(rng, "multinomial", False, True, True, "l2")
+    w = rng.standard_normal(obj.n_params) * 0.3
+    v = rng.standard_normal(obj.n_params)
+    h = 1e-5
+    slope = (obj.value_and_grad(w + h * v)[1] - obj.value_and_grad(w - h * v)[1]) / (2 * h)
+    np.testing.assert_allclose(obj.hessian(w) @ v, slope, rtol=1e-6, atol=1e-8)
+
+
+def test_multinomial_hessian_is_psd_with_the_shift_null_space(rng):
+    obj = _objective(rng, "multinomial", False, True, False, None)
+    w = rng.standard_normal(obj.n_params) * 0.3
+    H = obj.hessian(w)
+    assert np.linalg.eigvalsh(H).min() > -1e-12 * np.abs(H).max()
+    # Adding the same vector (coefficients and intercept) to every class changes nothing.
+    k, d = 4, 5
+    u = rng.standard_normal(d + 1)
+    shift = np.concatenate([np.tile(u[:d], k), np.full(k, u[d])])
+    np.testing.assert_allclose(H @ shift, 0.0, atol=1e-12 * np.abs(H).max())
+
+
+def test_float32_data_gives_a_float64_hessian(rng):
+    obj64 = _objective(rng, "multinomial", False, True, True, "l2")
+    X32 = obj64.X.astype(np.float32)
+    obj32 = Objective(
+        obj64.datafit,
+        obj64.penalty,
+        X32,
+        obj64.labels,
+        obj64.sample_weight,
+        Standardization.from_data(X32, 4, True),
+    )
+    w = rng.standard_normal(obj32.n_params) * 0.1
+    H = obj32.hessian(w)
+    assert H.dtype == np.float64
+    np.testing.assert_allclose(H @ w, obj32.hessp(w, w), rtol=1e-4, atol=1e-6)
