@@ -330,3 +330,12 @@ def test_bad_X_shapes_and_kinds():
     clf = SoftmaxRegression().fit(X, y)
     with pytest.raises(ValueError, match="4 features"):
         clf.predict(X[:, :3])
+
+
+def test_verbose_prints_one_line_per_iteration(capsys):
+    X, y = _data("iris")
+    clf = SoftmaxRegression(verbose=1).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "objective" in ln]
+    assert len(lines) == clf.n_iter_[0]
+    assert len(clf.objective_history_) == clf.n_iter_[0] + 1
+    assert clf.objective_history_[-1] <= clf.objective_history_[0]

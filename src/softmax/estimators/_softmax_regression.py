@@ -286,19 +286,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         solver = get_solver(solver_name)
         diverging = [False]
 
-        def callback(it: int, f: float, gnorm: float) -> bool:
-            if self.verbose:
-                print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
-            return False
-
         def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
+            # Without a penalty, weights running off to infinity mean separation.
             if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
                 diverging[0] = True
             return objective.value_and_grad(w)
 
         def guarded_callback(it: int, f: float, gnorm: float) -> bool:
-            callback(it, f, gnorm)
-            return diverging[0]
+            if self.verbose:
+                print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
+            return diverging[0]  # True stops the solver
 
         result = solver(
             guarded_value_and_grad,
