@@ -32,18 +32,17 @@ References
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 from array_api_compat import device as _device
 
 from softmax._array_api import as_float_array, get_namespace, restore_dtype
-from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
+from softmax.special import _quiet, log_sigmoid, log_softmax, sigmoid, softmax
 
 __all__ = [
     "binary_cross_entropy",
@@ -63,19 +62,6 @@ _REDUCTIONS = ("none", "sum", "mean")
 # (9.99999996e-13), which we copy so that the gradients agree at p = 0 or 1.
 _BCE_LOG_MIN = -100.0
 _BCE_GRAD_EPS = float(np.float32(1e-12))
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _quiet(func: _F) -> _F:
-    """Silence NumPy's floating-point warnings: log(0) and 0/0 here are intended."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return func(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- #
