@@ -413,7 +413,48 @@ class _Categorical:
         return t
 
 
+# Parameter descriptions shared by several losses, written once and substituted into their
+# docstrings (``%(name)s``), as SciPy's ``doccer`` does.
+_DOCS = {
+    "axis": r"""axis : int, default -1
+        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
+        layout).""",
+    "class_weight": r"""weight : array_like, optional
+        Class weights, shape ``(n_classes,)``, finite and >= 0.""",
+    "ignore_index": r"""ignore_index : int, optional
+        Integer labels equal to it contribute neither to the loss nor to the
+        denominator of ``"mean"``; their ``"none"`` loss (and gradient) is 0.
+        Not allowed with probability targets.""",
+    "categorical_reduction": r"""reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the loss per row (shape of the input without ``axis``);
+        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).""",
+    "row_weight": r"""sample_weight : array_like, optional
+        Weight of each row, shape of the input without ``axis``, finite and >= 0.""",
+    "loss_returns": r"""Returns
+    -------
+    loss : array
+        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.""",
+    "elementwise_weight": r"""weight : array_like, optional
+        Elementwise weights, broadcast to the input's shape (as in PyTorch),
+        finite and >= 0.""",
+    "binary_reduction": r"""reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"``: the elementwise loss; ``"sum"``: its sum; ``"mean"``: its
+        mean over all elements, or with ``sample_weight``
+        :math:`\sum_{ij} s_i \ell_{ij} / (n_\text{labels} \sum_i s_i)`.""",
+    "binary_sample_weight": r"""sample_weight : array_like, optional
+        One weight per row, shape ``(n_samples,)`` = the input's leading axis,
+        finite and >= 0; broadcast over the other axes (the labels).""",
+}
+
+
+def _doc(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Substitute the shared parameter descriptions into ``func``'s docstring."""
+    func.__doc__ = func.__doc__ % _DOCS if func.__doc__ else func.__doc__
+    return func
+
+
 @_quiet
+@_doc
 def cross_entropy(
     logits: Any,
     target: Any,
@@ -457,27 +498,15 @@ def cross_entropy(
         Unnormalised log-probabilities, at least 1-D.
     target : array_like
         Integer class labels or probability targets, see above.
-    axis : int, default -1
-        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
-        layout).
-    weight : array_like, optional
-        Class weights, shape ``(n_classes,)``, finite and >= 0.
-    ignore_index : int, optional
-        Integer labels equal to it contribute neither to the loss nor to the
-        denominator of ``"mean"``; their ``"none"`` loss (and gradient) is 0.
-        Not allowed with probability targets.
+    %(axis)s
+    %(class_weight)s
+    %(ignore_index)s
     label_smoothing : float, default 0.0
         :math:`\varepsilon \in [0, 1]`.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        ``"none"``: the loss per row (shape of the input without ``axis``);
-        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).
-    sample_weight : array_like, optional
-        Weight of each row, shape of the input without ``axis``, finite and >= 0.
+    %(categorical_reduction)s
+    %(row_weight)s
 
-    Returns
-    -------
-    loss : array
-        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+    %(loss_returns)s
 
     Raises
     ------
@@ -574,6 +603,7 @@ def cross_entropy_grad(
 
 
 @_quiet
+@_doc
 def nll_loss(
     log_probs: Any,
     target: Any,
@@ -599,34 +629,20 @@ def nll_loss(
         are not checked or renormalised.
     target : array_like of int
         Class labels, the shape of ``log_probs`` without ``axis``.
-    axis : int, default -1
-        The class axis of the input (``axis=1`` is PyTorch's ``(N, C, d1, ...)``
-        layout).
-    weight : array_like, optional
-        Class weights, shape ``(n_classes,)``, finite and >= 0.
-    ignore_index : int, optional
-        Integer labels equal to it contribute neither to the loss nor to the
-        denominator of ``"mean"``; their ``"none"`` loss (and gradient) is 0.
-        Not allowed with probability targets.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        ``"none"``: the loss per row (shape of the input without ``axis``);
-        ``"sum"``: its sum; ``"mean"``: its weighted mean (see above).
-    sample_weight : array_like, optional
-        Weight of each row, shape of the input without ``axis``, finite and >= 0.
+    %(axis)s
+    %(class_weight)s
+    %(ignore_index)s
+    %(categorical_reduction)s
+    %(row_weight)s
 
-    Returns
-    -------
-    loss : array
-        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+    %(loss_returns)s
 
     Raises
     ------
     ValueError
         Naming the argument and value: a label outside ``[0, n_classes)`` (other
-        than ``ignore_index``), a negative or non-finite weight, sample weight or
-        probability target, mismatched shapes, an unknown ``reduction``,
-        ``label_smoothing`` outside [0, 1], ``ignore_index`` with probability
-        targets, a floating target of the labels' shape.
+        than ``ignore_index``), a floating ``target``, a negative or non-finite
+        weight or sample weight, mismatched shapes, an unknown ``reduction``.
     """
     prep = _Categorical(
         log_probs,
@@ -772,6 +788,7 @@ class _Binary:
 
 
 @_quiet
+@_doc
 def binary_cross_entropy(
     probs: Any,
     target: Any,
@@ -796,21 +813,11 @@ def binary_cross_entropy(
         Probabilities in [0, 1].
     target : array_like
         Targets in [0, 1], same shape as ``probs`` (soft labels allowed).
-    weight : array_like, optional
-        Elementwise weights, broadcast to the input's shape (as in PyTorch),
-        finite and >= 0.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        ``"none"``: the elementwise loss; ``"sum"``: its sum; ``"mean"``: its
-        mean over all elements, or with ``sample_weight``
-        :math:`\sum_{ij} s_i \ell_{ij} / (n_\text{labels} \sum_i s_i)`.
-    sample_weight : array_like, optional
-        One weight per row, shape ``(n_samples,)`` = the input's leading axis,
-        finite and >= 0; broadcast over the other axes (the labels).
+    %(elementwise_weight)s
+    %(binary_reduction)s
+    %(binary_sample_weight)s
 
-    Returns
-    -------
-    loss : array
-        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+    %(loss_returns)s
 
     Raises
     ------
@@ -868,6 +875,7 @@ def binary_cross_entropy_grad(
 
 
 @_quiet
+@_doc
 def binary_cross_entropy_with_logits(
     logits: Any,
     target: Any,
@@ -897,21 +905,11 @@ def binary_cross_entropy_with_logits(
         Weight of the positive term, broadcast against the input like NumPy
         (a ``(n_labels,)`` array weights each label, i.e. the last axis),
         finite and >= 0.
-    weight : array_like, optional
-        Elementwise weights, broadcast to the input's shape (as in PyTorch),
-        finite and >= 0.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        ``"none"``: the elementwise loss; ``"sum"``: its sum; ``"mean"``: its
-        mean over all elements, or with ``sample_weight``
-        :math:`\sum_{ij} s_i \ell_{ij} / (n_\text{labels} \sum_i s_i)`.
-    sample_weight : array_like, optional
-        One weight per row, shape ``(n_samples,)`` = the input's leading axis,
-        finite and >= 0; broadcast over the other axes (the labels).
+    %(elementwise_weight)s
+    %(binary_reduction)s
+    %(binary_sample_weight)s
 
-    Returns
-    -------
-    loss : array
-        0-d for ``"sum"`` and ``"mean"``; library and floating dtype of the input.
+    %(loss_returns)s
 
     Raises
     ------
