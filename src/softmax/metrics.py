@@ -50,7 +50,7 @@ __all__ = [
 Strategy = Literal["uniform", "quantile"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
 class ReliabilityDiagram:
     """The data of a top-label reliability diagram (see the module docstring for the bins).
 

@@ -123,7 +123,7 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
         returned with a warning that says which.
     max_iter : int, default=100
         Maximum number of iterations of the 1-D root finder (Brent's method on
-        :math:`f'` in :math:`\log\beta`, then one Newton polish step); about 10 are typical.
+        :math:`f'` in :math:`\log\beta`, then one Newton polish step); about 10-20 are typical.
 
     Attributes
     ----------
@@ -341,7 +341,7 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
     def _solve(
         self, z: np.ndarray, y: np.ndarray, w: np.ndarray, t_lo: float, t_hi: float, max_iter: int
     ) -> tuple[float, int]:
-        """``(T, iterations)``: the root of f'(β) in [1/t_hi, 1/t_lo], bracketed Newton."""
+        """``(T, iterations)``: the root of f'(β) in [1/t_hi, 1/t_lo] (Brent, then Newton)."""
         if np.all(z.max(axis=1) == z.min(axis=1)):
             warnings.warn(
                 "every row of logits is constant: all temperatures give the uniform "
@@ -368,7 +368,7 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
                 "every sample's true class has the largest logit (separable), so the "
                 "loss keeps falling as T -> 0"
                 if separable
-                else "the optimum lies below it"
+                else f"the optimal temperature is below {t_lo:g}"
             )
             warnings.warn(
                 f"{reason}; temperature_ is clamped at the lower bound {t_lo:g}",
