@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
+    "TemperatureScaling": "softmax.estimators",
 }
 
 
@@ -52,6 +53,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "SeparationWarning",
     "SoftmaxRegression",
+    "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
