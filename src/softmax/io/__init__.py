@@ -1,0 +1,9 @@
+"""Model files, ONNX export and the tabular encoder.
+
+``softmax.io`` imports without pandas or onnx; they are imported inside the
+functions that need them.
+"""
+
+from softmax.io._tabular import TabularEncoder
+
+__all__ = ["TabularEncoder"]
