@@ -4,6 +4,14 @@
 functions that need them.
 """
 
+from softmax.io._model_file import FORMAT_VERSION, ModelFileError, load, read_metadata, save
 from softmax.io._tabular import TabularEncoder
 
-__all__ = ["TabularEncoder"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "TabularEncoder",
+    "load",
+    "read_metadata",
+    "save",
+]
