@@ -137,7 +137,7 @@ def test_save_rejects_what_it_cannot_store(tmp_path, rng):
         softmax.save(SoftmaxRegression(), tmp_path / "a")
     with pytest.raises(TypeError, match="StandardScaler"):
         softmax.save(StandardScaler(), tmp_path / "a")
-    model, X = fitted_model(rng)
+    model, _X = fitted_model(rng)
     with pytest.raises(TypeError, match="Pipeline of exactly"):
         softmax.save(Pipeline([("s", StandardScaler()), ("m", model)]), tmp_path / "a")
     with pytest.raises(TypeError, match="JSON-serialisable"):
@@ -305,7 +305,7 @@ def test_pipeline_encoder_must_match_model_features(tmp_path, rng):
 
 
 def test_save_refuses_mismatched_pipeline(tmp_path, rng):
-    pipe, df, y = fitted_pipeline(rng)
+    pipe, df, _y = fitted_pipeline(rng)
     other = TabularEncoder().fit(df[["x2", "wet"]])
     broken = Pipeline([("encoder", other), ("model", pipe[-1])])
     with pytest.raises(ValueError, match="encoder produces"):
