@@ -98,8 +98,8 @@ def test_iris_reference_class_matches_mnlogit_recoded(reference):
 def test_fair_five_classes_matches_mnlogit():
     data = sm.datasets.fair.load_pandas().data
     cols = ["age", "yrs_married", "children", "religious", "educ"]
-    # The first 2000 of 6366 rows keep the test fast.
-    X, y = data[cols].to_numpy()[:2000], data["rate_marriage"].to_numpy().astype(int)[:2000]
+    # The first 1000 of 6366 rows keep the test fast.
+    X, y = data[cols].to_numpy()[:1000], data["rate_marriage"].to_numpy().astype(int)[:1000]
     _assert_matches_mnlogit(_ours(X, y).summary(reference=3), _mnlogit(np.where(y == 3, 0, y), X))
 
 
@@ -217,7 +217,7 @@ def test_penalty_is_refused_with_the_reason():
 def test_class_weight_is_refused():
     X, y = load_iris(return_X_y=True)
     model = SoftmaxRegression(penalty=None, class_weight="balanced").fit(X[:, [1]], y)
-    with pytest.raises(ValueError, match="class_weight='balanced'.*pseudo-likelihood"):
+    with pytest.raises(ValueError, match=r"class_weight='balanced'.*pseudo-likelihood"):
         model.summary()
 
 
@@ -245,7 +245,12 @@ def test_separation_on_iris_names_the_class_and_features():
     assert np.isfinite(model.llf_)  # the likelihood itself is still defined
 
 
-def test_quasi_complete_separation_by_a_dummy_feature(rng):
+@pytest.mark.parametrize("lp_always", [2e4, 0.0])
+def test_quasi_complete_separation_by_a_dummy_feature(rng, monkeypatch, lp_always):
+    # lp_always=0: the LP runs only because the fit looks separated (near-certain rows).
+    import softmax.inference as inference
+
+    monkeypatch.setattr(inference, "_LP_ALWAYS", lp_always)
     n = 300
     x = rng.normal(size=n)
     y = rng.integers(0, 3, size=n)
@@ -257,6 +262,37 @@ def test_quasi_complete_separation_by_a_dummy_feature(rng):
         model = SoftmaxRegression(penalty=None).fit(X, y)
     with pytest.raises(SeparationError, match=r"class '2' is separated .* terms 'x2' \(\+\)\."):
         model.summary()
+
+
+def test_binary_complete_separation(rng):
+    x = rng.normal(size=60)
+    X = np.column_stack([rng.normal(size=60), x])
+    y = np.where(x > 0, "yes", "no")
+    with pytest.warns(SeparationWarning):
+        model = SoftmaxRegression(penalty=None).fit(X, y)
+    with pytest.raises(SeparationError, match=r"class 'yes' is separated .* 'x2' \(\+\)"):
+        model.summary()
+    with pytest.raises(SeparationError):
+        model.predict_proba_ci(X)
+
+
+def test_no_separation_no_lp_when_large(monkeypatch, spector):
+    import softmax.inference as inference
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the LP should not run")
+
+    monkeypatch.setattr(inference, "_LP_ALWAYS", 0.0)
+    monkeypatch.setattr(inference, "_max_margin", fail)
+    X, y, ref = spector
+    np.testing.assert_allclose(_ours(X, y).bse_[0], ref.bse, rtol=1e-5)
+
+
+def test_float32_input_gives_float64_statistics(spector):
+    X, y, ref = spector
+    res = SoftmaxRegression(penalty=None).fit(X.to_numpy(np.float32), y).summary()
+    assert res.params.dtype == res.bse.dtype == np.float64
+    np.testing.assert_allclose(res.bse[0], ref.bse, rtol=1e-3)
 
 
 def test_collinear_features_are_named(rng):

@@ -43,14 +43,7 @@ import scipy.sparse as sp
 from softmax.objective import Multinomial
 from softmax.special import log_softmax
 
-__all__ = [
-    "CollinearityError",
-    "FitInformation",
-    "InferenceResult",
-    "ProbaInterval",
-    "SeparationError",
-    "fit_information",
-]
+__all__ = ["CollinearityError", "InferenceResult", "ProbaInterval", "SeparationError"]
 
 # Problems larger than this (parameters in the full parametrisation, and
 # multiply-adds to form the Hessian) skip the fit-time information matrix: a
@@ -259,8 +252,8 @@ def fit_information(
     perm[:, offset:] = np.arange(n_classes * n_features).reshape(n_classes, n_features)
     if fit_intercept:
         perm[:, 0] = n_classes * n_features + np.arange(n_classes)
-    perm = perm.ravel()
-    information = H[np.ix_(perm, perm)]
+    order = perm.ravel()
+    information = H[np.ix_(order, order)]
     theta = np.empty((n_classes, n_terms))
     theta[:, offset:] = W
     if fit_intercept:
@@ -434,7 +427,7 @@ class InferenceResult:
         self.term_names = info.term_names
         self.alpha = alpha
         self.converged = info.converged
-        K, p = info.theta.shape
+        K = info.theta.shape[0]
         self.params = np.delete(info.theta - info.theta[r], r, axis=0)
         if info.separation is not None:
             raise SeparationError(self._separation_message(info, r))
