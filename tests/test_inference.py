@@ -290,7 +290,7 @@ def test_no_separation_no_lp_when_large(monkeypatch, spector):
 
 def test_float32_input_gives_float64_statistics(spector):
     X, y, ref = spector
-    res = SoftmaxRegression(penalty=None).fit(X.to_numpy(np.float32), y).summary()
+    res = SoftmaxRegression(penalty=None, tol=1e-6).fit(X.to_numpy(np.float32), y).summary()
     assert res.params.dtype == res.bse.dtype == np.float64
     np.testing.assert_allclose(res.bse[0], ref.bse, rtol=1e-3)
 
