@@ -401,7 +401,7 @@ def test_delta_method_matches_parametric_bootstrap():
     res = model.summary()
     fitted = model.predict_proba(X)
     etas, params = [], []
-    for _ in range(400):
+    for _ in range(200):
         y_star = (fitted.cumsum(1) > rng.random((n, 1))).argmax(1)
         refit = _ours(X, y_star)
         p = refit.predict_proba(Xq)

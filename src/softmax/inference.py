@@ -519,12 +519,12 @@ class InferenceResult:
         half = (len(head) + 1) // 2
         cells = [f"{k:<18}{v:>21}" for k, v in head]
         lines = ["   ".join(cells[i::half][:2]).rstrip() for i in range(half)]
-        name_width = max(16, *(len(t) + 1 for t in self.term_names))
+        titles = [f"y={eq} vs {self.reference}" for eq in self.equations]
+        name_width = max(16, *(len(t) + 1 for t in [*self.term_names, *titles]))
         width = max(81, name_width + 11 * len(cols))
         out = ["Softmax Regression Results".center(width).rstrip(), "=" * width, *lines]
-        for k, eq in enumerate(self.equations):
+        for k, title in enumerate(titles):
             out.append("=" * width)
-            title = f"y={eq} vs {self.reference}"
             out.append(f"{title:<{name_width}}" + "".join(f"{c:>11}" for c in cols))
             out.append("-" * width)
             for j, term in enumerate(self.term_names):
