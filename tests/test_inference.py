@@ -236,11 +236,16 @@ def test_bad_reference_and_alpha(spector):
 def test_separation_on_iris_names_the_class_and_features():
     X, y = load_iris(return_X_y=True)
     labels = load_iris().target_names[y]
+    # An all-zero column (x3) is arbitrary in the LP's solution: it must not be named.
+    X = np.column_stack([X[:, :2], np.zeros(len(y))])
     with pytest.warns(SeparationWarning):
-        model = SoftmaxRegression(penalty=None).fit(X[:, :2], labels)
+        model = SoftmaxRegression(penalty=None).fit(X, labels)
     for reference in (None, "virginica"):
         with pytest.raises(SeparationError, match=r"class 'setosa' is separated .* 'x1' \(-\)"):
             model.summary(reference=reference)
+    with pytest.raises(SeparationError) as excinfo:
+        model.summary()
+    assert "'x3'" not in str(excinfo.value) and "versicolor" not in str(excinfo.value)
     assert not hasattr(model, "bse_")
     assert np.isfinite(model.llf_)  # the likelihood itself is still defined
 

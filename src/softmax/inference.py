@@ -306,10 +306,11 @@ def _separation_direction(
     ``k``: class ``k`` against the rest, the common and most readable case;
     the sum of such directions is again one), then, if none, jointly with row
     0 fixed at 0.  A search runs only while its dense constraint matrix has at
-    most ``budget`` elements.  Columns are scaled to max-abs 1 (which keeps each entry's
-    support) for a well-conditioned LP.  Returns the direction on the original
-    scale, the indices of rows fitted with certainty along it, and whether it
-    came from the per-class search.
+    most ``budget`` elements.  Columns are scaled to max-abs 1 (which keeps
+    each entry's support; all-zero columns are left out) for a
+    well-conditioned LP.  Returns the direction on the original scale, the
+    indices of rows fitted with certainty along it, and whether it came from
+    the per-class search.
     """
     keep = np.flatnonzero(sw > 0)
     K = n_classes
@@ -318,9 +319,10 @@ def _separation_direction(
         return None, None, False
     Xt = _design(X[keep] if sp.issparse(X) else np.asarray(X)[keep], fit_intercept)
     y = labels[keep]
-    col_scale = np.max(np.abs(Xt), axis=0)
-    col_scale[col_scale == 0] = 1.0
-    Xs = Xt / col_scale
+    col_max = np.max(np.abs(Xt), axis=0)
+    # All-zero columns get scale 0: their entries of an LP solution are arbitrary.
+    inv_scale = np.divide(1.0, col_max, out=np.zeros(p), where=col_max > 0)
+    Xs = Xt * inv_scale
 
     direction = np.zeros((K, p))
     certain = np.zeros(n, dtype=bool)
@@ -332,7 +334,7 @@ def _separation_direction(
         # Keep directions that make some row of class k certain; the others only
         # restate another class's separation (e.g. "not class 2" for a dummy of class 2).
         if found is not None and (found[1] & own).any():
-            direction[k] = found[0] / col_scale
+            direction[k] = found[0] * inv_scale
             certain |= found[1]
     if direction.any():
         return direction, keep[certain], True
@@ -351,7 +353,7 @@ def _separation_direction(
     found = _max_margin(A)
     if found is None:
         return None, None, False
-    direction[1:] = found[0].reshape(K - 1, p) / col_scale
+    direction[1:] = found[0].reshape(K - 1, p) * inv_scale
     return direction, keep[np.unique(np.flatnonzero(found[1]) % n)], False
 
 
@@ -574,16 +576,22 @@ class InferenceResult:
         assert info.separation is not None
         names = self.term_names
 
-        def terms(v: np.ndarray) -> str:
+        def terms(v: np.ndarray, most: int = 8) -> str:
             big = np.flatnonzero(np.abs(v) > 1e-6 * np.abs(v).max())
-            return ", ".join(f"{names[j]!r} ({'+' if v[j] > 0 else '-'})" for j in big)
+            # The largest entries of the direction first (original order among them).
+            shown = np.sort(big[np.argsort(-np.abs(v[big]), kind="stable")[:most]])
+            text = ", ".join(f"{names[j]!r} ({'+' if v[j] > 0 else '-'})" for j in shown)
+            return text + (f" and {big.size - most} more" if big.size > most else "")
 
         if info.separation_per_class:
-            where = "; ".join(
+            parts = [
                 f"class {str(self.classes[k])!r} is separated from the other classes by "
                 f"the terms {terms(v)}"
                 for k, v in enumerate(info.separation)
                 if v.any()
+            ]
+            where = "; ".join(parts[:4]) + (
+                f"; and {len(parts) - 4} more classes" if len(parts) > 4 else ""
             )
         else:
             d = np.delete(info.separation - info.separation[r], r, axis=0)
