@@ -332,11 +332,13 @@ def test_too_large_problems_skip_the_information(monkeypatch, spector):
 # --------------------------------------------------------------------------- #
 # confidence intervals on predicted probabilities
 # --------------------------------------------------------------------------- #
-def test_proba_ci_binary_matches_glm_prediction(spector):
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_proba_ci_binary_matches_glm_prediction(spector, fit_intercept):
     X, y, _ = spector
-    out = _ours(X, y).predict_proba_ci(X, alpha=0.1)
-    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-12)
-    frame = glm.get_prediction(sm.add_constant(X)).summary_frame(alpha=0.1)
+    out = _ours(X, y, fit_intercept=fit_intercept).predict_proba_ci(X, alpha=0.1)
+    exog = sm.add_constant(X) if fit_intercept else X
+    glm = sm.GLM(y, exog, family=sm.families.Binomial()).fit(tol=1e-12)
+    frame = glm.get_prediction(exog).summary_frame(alpha=0.1)
     np.testing.assert_allclose(out.proba[:, 1], frame["mean"], rtol=1e-6)
     np.testing.assert_allclose(out.lower[:, 1], frame["mean_ci_lower"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(out.upper[:, 1], frame["mean_ci_upper"], rtol=1e-6, atol=1e-9)
