@@ -416,3 +416,49 @@ def test_delta_method_matches_parametric_bootstrap():
         params.append(refit.summary().params)
     np.testing.assert_allclose(np.std(etas, axis=0), delta.se, rtol=0.15)
     np.testing.assert_allclose(np.std(params, axis=0), res.bse, rtol=0.15)
+
+
+# --------------------------------------------------------------------------- #
+# bootstrap
+# --------------------------------------------------------------------------- #
+def _simulated(rng, n=400):
+    X = rng.normal(size=(n, 2))
+    logits = np.column_stack([np.zeros(n), 0.5 + X @ [1.0, -0.5], -0.3 + X @ [-0.4, 0.8]])
+    P = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    return X, (P.cumsum(1) > rng.random((n, 1))).argmax(1)
+
+
+def test_bootstrap_agrees_with_wald_on_a_well_specified_model(rng):
+    from softmax.inference import bootstrap
+
+    X, y = _simulated(rng)
+    wald = _ours(X, y).summary(reference=1)
+    boot = bootstrap(
+        SoftmaxRegression(penalty=None), X, y, n_resamples=60, reference=1, random_state=0
+    )
+    np.testing.assert_allclose(boot.params, wald.params, rtol=1e-5, atol=1e-5)
+    assert boot.replicates.shape == (60, 2, 3) and boot.n_not_converged == 0
+    np.testing.assert_allclose(boot.bse, wald.bse, rtol=0.3)
+    lo, hi = boot.conf_int[..., 0], boot.conf_int[..., 1]
+    assert np.all((lo < boot.params) & (boot.params < hi))
+
+
+def test_bootstrap_of_a_penalised_sklearn_model_is_reproducible(rng):
+    from sklearn.linear_model import LogisticRegression
+
+    from softmax.inference import bootstrap
+
+    X, y = _simulated(rng, n=100)
+    labels = np.array(["a", "b", "c"])[y]
+    runs = [
+        bootstrap(
+            LogisticRegression(C=0.5), X, labels, n_resamples=5, reference="c", random_state=7
+        )
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0].replicates, runs[1].replicates)
+    assert runs[0].conf_int.shape == (2, 3, 2)
+    with pytest.raises(ValueError, match="n_resamples must be an int >= 2, got n_resamples=1"):
+        bootstrap(LogisticRegression(), X, labels, n_resamples=1)
+    with pytest.raises(ValueError, match="reference='z' is not one of the classes"):
+        bootstrap(LogisticRegression(), X, labels, reference="z")

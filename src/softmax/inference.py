@@ -43,7 +43,14 @@ import scipy.sparse as sp
 from softmax.objective import Multinomial
 from softmax.special import log_softmax
 
-__all__ = ["CollinearityError", "InferenceResult", "ProbaInterval", "SeparationError"]
+__all__ = [
+    "BootstrapResult",
+    "CollinearityError",
+    "InferenceResult",
+    "ProbaInterval",
+    "SeparationError",
+    "bootstrap",
+]
 
 # Problems larger than this (parameters in the full parametrisation, and
 # multiply-adds to form the Hessian) skip the fit-time information matrix: a
@@ -413,15 +420,7 @@ class InferenceResult:
         info.check_available()
         assert info.theta is not None and info.information is not None
         classes = info.classes
-        if reference is None:
-            r = 0
-        else:
-            matches = np.flatnonzero(classes == reference)
-            if matches.size != 1:
-                raise ValueError(
-                    f"reference={reference!r} is not one of the classes {classes.tolist()!r}"
-                )
-            r = int(matches[0])
+        r = reference_index(classes, reference)
         self.classes = classes
         self.reference = classes[r]
         self.reference_index = r
@@ -616,6 +615,16 @@ class InferenceResult:
         )
 
 
+def reference_index(classes: np.ndarray, reference: Any) -> int:
+    """Index of ``reference`` in ``classes`` (0 for None), else ValueError naming it."""
+    if reference is None:
+        return 0
+    matches = np.flatnonzero(classes == reference)
+    if matches.size != 1:
+        raise ValueError(f"reference={reference!r} is not one of the classes {classes.tolist()!r}")
+    return int(matches[0])
+
+
 def check_alpha(alpha: Any) -> float:
     """``alpha`` in (0, 1), else ValueError naming it."""
     if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.floating):
@@ -725,3 +734,120 @@ def proba_interval(
     from scipy.special import expit
 
     return ProbaInterval(proba, expit(eta - q * se), expit(eta + q * se), se)
+
+
+class BootstrapResult(NamedTuple):
+    """Bootstrap distribution of the reference-class coefficients.
+
+    ``params`` is the estimate on the full data, ``replicates`` the
+    ``(n_resamples, n_classes - 1, n_terms)`` refits, ``bse`` their standard
+    deviation, ``conf_int`` the percentile intervals ``(n_classes - 1, n_terms,
+    2)``, ``n_not_converged`` the refits that warned (non-convergence or
+    separation: their coefficients are kept, and they widen the intervals).
+    """
+
+    params: np.ndarray
+    replicates: np.ndarray
+    bse: np.ndarray
+    conf_int: np.ndarray
+    n_not_converged: int
+
+
+def reference_params(estimator: Any, reference_index: int = 0) -> np.ndarray:
+    """``theta_k - theta_r`` (``(n_classes - 1, n_terms)``, intercept first) of a
+    fitted linear classifier with ``coef_`` and ``intercept_``."""
+    W = np.asarray(estimator.coef_, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(estimator.intercept_, dtype=np.float64), (W.shape[0],))
+    theta = np.column_stack([b, W]) if getattr(estimator, "fit_intercept", True) else W
+    if theta.shape[0] == 1:  # binary: the row is the log-odds of class 1 against class 0
+        theta = np.vstack([np.zeros_like(theta), theta])
+    return np.delete(theta - theta[reference_index], reference_index, axis=0)
+
+
+def bootstrap(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    sample_weight: Any = None,
+    n_resamples: int = 200,
+    alpha: float = 0.05,
+    reference: Any = None,
+    random_state: Any = None,
+) -> BootstrapResult:
+    r"""Nonparametric bootstrap of the reference-class coefficients.
+
+    Valid where the Wald intervals of :meth:`SoftmaxRegression.summary` are
+    not — penalised fits in particular (it then measures the variability of
+    the *shrunk* estimator around its own mean, not around the truth).  Rows
+    are resampled with replacement; a resample that misses a class is drawn
+    again (resampling within classes instead would freeze the class
+    proportions and understate the intercepts' variance).  Intervals are the
+    ``alpha/2`` and ``1 - alpha/2`` percentiles.
+
+    Parameters
+    ----------
+    estimator : classifier with ``coef_`` and ``intercept_``
+        Cloned (unfitted copy) for every resample, e.g. ``SoftmaxRegression(C=1.0)``
+        or scikit-learn's ``LogisticRegression``.
+    X, y, sample_weight : array-like
+        The training data (dense or sparse X).
+    n_resamples : int, default=200
+    alpha : float, default=0.05
+    reference : class label, optional
+        The baseline class (default: the first).
+    random_state : None, int or numpy Generator
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    check_alpha(alpha)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer):
+        raise ValueError(f"n_resamples must be an int >= 2, got n_resamples={n_resamples!r}")
+    if n_resamples < 2:
+        raise ValueError(f"n_resamples must be an int >= 2, got n_resamples={n_resamples!r}")
+    y = np.asarray(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    r = reference_index(classes, reference)
+    rng = np.random.default_rng(random_state)
+    X = X.tocsr() if sp.issparse(X) else X
+    fit_kw = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
+    full = clone(estimator).fit(X, y, **fit_kw)
+    n, n_classes = codes.shape[0], classes.shape[0]
+    replicates, failed = [], 0
+    for _ in range(n_resamples):
+        for _attempt in range(100):
+            rows = rng.integers(0, n, size=n)
+            if np.unique(codes[rows]).size == n_classes:
+                break
+        else:
+            raise ValueError(
+                "bootstrap resamples keep missing a class: some class has too few rows "
+                f"(class counts {np.bincount(codes).tolist()})"
+            )
+        Xb = (
+            X[rows]
+            if sp.issparse(X)
+            else (X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows])
+        )
+        kw = {k: v[rows] for k, v in fit_kw.items()}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            fitted = clone(estimator).fit(Xb, y[rows], **kw)
+        failed += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        replicates.append(reference_params(fitted, r))
+    reps = np.asarray(replicates)
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+    return BootstrapResult(
+        params=reference_params(full, r),
+        replicates=reps,
+        bse=reps.std(axis=0, ddof=1),
+        conf_int=np.stack([lo, hi], axis=-1),
+        n_not_converged=int(failed),
+    )

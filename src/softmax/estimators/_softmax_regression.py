@@ -430,7 +430,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "Hessian of the penalised objective is not their sampling covariance: Wald "
                 "standard errors, z, p-values and intervals built from it would be invalid. "
                 "Refit with penalty=None (or C=np.inf) for inference, or bootstrap the "
-                "penalised fit"
+                "penalised fit (softmax.inference.bootstrap)"
             )
         elif self.class_weight is not None:
             reason = (
