@@ -27,8 +27,18 @@ number of observations ``sum_i s_i``).  Class weights change the likelihood
 into a pseudo-likelihood whose inverse Hessian is not a covariance, so
 inference refuses them.
 
+Cost
+----
+``SoftmaxRegression.fit`` with ``penalty=None`` forms the information matrix
+once (the cost of one Newton-Cholesky step, ``n_samples * n_params**2 / 2``
+multiply-adds, skipped beyond 4096 parameters) and checks for separation by
+linear programming when the problem is small or the fit looks separated;
+``summary()`` then needs no data.  The estimator keeps that matrix
+(``(n_classes * (1 + n_features))**2`` floats).  Penalised fits compute nothing;
+:func:`bootstrap` resamples and refits them instead.
+
 ``docs/math.md`` (section 13) derives the observed information, the
-reference-class transformation and the delta method.
+reference-class transformation, the separation test and the delta method.
 """
 
 from __future__ import annotations
@@ -104,8 +114,9 @@ class FitInformation:
     observed information (minus the Hessian of the log-likelihood) with
     respect to ``theta.ravel()``, singular along the class-shift directions.
     ``separation`` is a direction along which the log-likelihood increases
-    without bound (``(n_classes, n_terms)``, row 0 zero) or None; ``unavailable``
-    is the reason inference is refused, or None.
+    without bound (``(n_classes, n_terms)``, defined up to adding the same row
+    to every class) or None; ``unavailable`` is the reason inference is
+    refused, or None.
     """
 
     classes: np.ndarray
