@@ -322,6 +322,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.objective_history_ = list(result.history)
         self.converged_ = bool(result.converged)
         self.solver_ = solver_name
+        self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
         if kind is None and (diverging[0] or self._separated(X, labels, result.x)):
             warnings.warn(
@@ -401,3 +402,168 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         z = self._logits(self._validate_predict_input(X))
         idx = (z[:, 0] > 0).astype(np.intp) if z.shape[1] == 1 else np.argmax(z, axis=1)
         return self.classes_[idx]
+
+    # ------------------------------------------------------------------ #
+    # statistical inference: thin wrappers over softmax.inference
+    # ------------------------------------------------------------------ #
+    def _fit_information(
+        self,
+        kind: str | None,
+        X: Any,
+        labels: np.ndarray,
+        sw: np.ndarray,
+        W: np.ndarray,
+        b: np.ndarray | None,
+        result: Any,
+    ) -> Any:
+        """What summary() needs from the training data (see softmax.inference)."""
+        from softmax import inference
+
+        names = inference.term_names(
+            getattr(self, "feature_names_in_", None), X.shape[1], self.fit_intercept
+        )
+        reason = None
+        if kind is not None:
+            reason = (
+                f"the model is penalised (penalty={self.penalty!r}, C={self.C!r}). A penalty "
+                "shrinks the coefficients toward 0, so they are biased, and the inverse "
+                "Hessian of the penalised objective is not their sampling covariance: Wald "
+                "standard errors, z, p-values and intervals built from it would be invalid. "
+                "Refit with penalty=None (or C=np.inf) for inference, or bootstrap the "
+                "penalised fit (softmax.inference.bootstrap)"
+            )
+        elif self.class_weight is not None:
+            reason = (
+                f"class_weight={self.class_weight!r} turns the likelihood into a weighted "
+                "pseudo-likelihood whose inverse Hessian is not a covariance matrix; refit "
+                "with class_weight=None (sample weights are used as frequency weights)"
+            )
+        if reason is not None:
+            return inference.unavailable(self.classes_, names, self.fit_intercept, reason)
+        n_coef = W.size
+        return inference.fit_information(
+            X,
+            labels,
+            sw,
+            W,
+            b,
+            self.classes_,
+            getattr(self, "feature_names_in_", None),
+            standardized_max=float(np.max(np.abs(result.x[:n_coef]), initial=0.0)),
+            converged=bool(result.converged),
+        )
+
+    def _info(self) -> Any:
+        check_is_fitted(self)
+        info = self._inference_info_
+        info.check_available()
+        return info
+
+    def summary(self, *, reference: Any = None, alpha: float = 0.05) -> Any:
+        """Coefficients relative to a reference class with standard errors, z,
+        p-values and confidence intervals (statsmodels' ``MNLogit`` table).
+
+        Only for ``penalty=None`` (or ``C=np.inf``) without ``class_weight``;
+        sample weights count as frequency weights.  See :mod:`softmax.inference`.
+
+        Parameters
+        ----------
+        reference : class label, optional
+            The baseline class; default ``classes_[0]``.  Coefficients of class
+            ``k`` are ``theta_k - theta_reference``: the change in
+            ``log(P(k) / P(reference))``.
+        alpha : float, default=0.05
+            The printed intervals have level ``1 - alpha``.
+
+        Returns
+        -------
+        softmax.inference.InferenceResult
+            Prints as a table; ``.to_frame()``, ``.params``, ``.bse``,
+            ``.pvalues``, ``.conf_int()``, ``.cov_params()``, ``.llf``, ``.aic``...
+
+        Raises
+        ------
+        ValueError
+            Under a penalty or class weights (with the reason), or for an
+            unknown ``reference`` or ``alpha`` outside (0, 1).
+        softmax.inference.SeparationError
+            Quasi-complete separation (no finite estimate), naming the class
+            and the features involved.
+        softmax.inference.CollinearityError
+            A singular information matrix, naming the dependent terms.
+        """
+        from softmax.inference import InferenceResult
+
+        return InferenceResult(self._info(), reference, alpha)
+
+    def cov_params(self, *, reference: Any = None) -> np.ndarray:
+        """Covariance of the reference-class coefficients (``summary().cov_params()``)."""
+        return self.summary(reference=reference).cov_params()
+
+    def conf_int(self, alpha: float = 0.05, *, reference: Any = None) -> np.ndarray:
+        """Wald intervals, shape ``(n_classes - 1, 1 + n_features, 2)`` (``summary().conf_int``)."""
+        return self.summary(reference=reference, alpha=alpha).conf_int()
+
+    def _statistic(self, name: str) -> Any:
+        # Properties must raise AttributeError when unavailable: hasattr() and
+        # scikit-learn's HTML repr (inspect.getmembers) rely on it.
+        try:
+            return getattr(self.summary(), name)
+        except ValueError as exc:
+            raise AttributeError(str(exc)) from exc
+
+    def _fit_statistic(self, name: str) -> float:
+        try:
+            return float(getattr(self._info(), name))
+        except ValueError as exc:
+            raise AttributeError(str(exc)) from exc
+
+    @property
+    def bse_(self) -> np.ndarray:
+        """Standard errors against ``classes_[0]``, shape ``(n_classes - 1, 1 + n_features)``."""
+        return self._statistic("bse")
+
+    @property
+    def pvalues_(self) -> np.ndarray:
+        """Two-sided Wald p-values against ``classes_[0]``, shaped like ``bse_``."""
+        return self._statistic("pvalues")
+
+    @property
+    def llf_(self) -> float:
+        """Log-likelihood of the unpenalised fit (frequency-weighted)."""
+        return self._fit_statistic("llf")
+
+    @property
+    def aic_(self) -> float:
+        """Akaike's criterion ``-2 llf + 2 (n_classes - 1)(1 + n_features)``."""
+        return self._fit_statistic("aic")
+
+    @property
+    def bic_(self) -> float:
+        """Schwarz's criterion ``-2 llf + log(nobs) (n_classes - 1)(1 + n_features)``."""
+        return self._fit_statistic("bic")
+
+    @property
+    def prsquared_(self) -> float:
+        """McFadden's pseudo-R², ``1 - llf / llnull`` (llnull: intercept-only model)."""
+        return self._fit_statistic("prsquared")
+
+    def predict_proba_ci(self, X: Any, *, alpha: float = 0.05) -> Any:
+        """``predict_proba`` with delta-method confidence intervals per class.
+
+        The interval is built on the log-odds scale ``log(p_k / (1 - p_k))``
+        and mapped back, so it stays in [0, 1]; it is pointwise (per row and
+        class) and does not depend on the reference class.  Same conditions
+        as :meth:`summary`.
+
+        Returns
+        -------
+        softmax.inference.ProbaInterval
+            Named tuple ``(proba, lower, upper, se)`` of arrays of shape
+            ``(n_samples, n_classes)``; ``se`` is on the log-odds scale.
+        """
+        from softmax.inference import check_alpha, proba_interval
+
+        check_alpha(alpha)
+        info = self._info()
+        return proba_interval(info, self._validate_predict_input(X), alpha)
