@@ -1,9 +1,17 @@
-"""Reading data files (CSV, Parquet, svmlight).
+"""Model files, ONNX export, the tabular encoder, and reading data files.
 
-Importing this package is light: pandas, pyarrow and scikit-learn are
-imported by the functions that need them.
+``softmax.io`` imports without pandas or onnx; they are imported inside the
+functions that need them.
 """
 
 from softmax.io._readers import FORMATS, infer_format, iter_table, read_svmlight, read_table
+from softmax.io._tabular import TabularEncoder
 
-__all__ = ["FORMATS", "infer_format", "iter_table", "read_svmlight", "read_table"]
+__all__ = [
+    "FORMATS",
+    "TabularEncoder",
+    "infer_format",
+    "iter_table",
+    "read_svmlight",
+    "read_table",
+]
