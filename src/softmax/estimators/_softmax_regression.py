@@ -226,7 +226,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Non-negative weights, not all zero.
         callback : callable, optional
             Called as ``callback(iteration, objective, grad_norm)`` after each
-            solver iteration (iteration 0 is the starting point), with the
+            solver iteration (numbered from 1), with the
             penalised mean loss (as in ``objective_history_``) and the max-norm
             of its gradient in the solver's (standardised) coordinates.  Its
             return value is ignored; it is how the command line shows progress.
