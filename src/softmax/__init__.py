@@ -30,8 +30,11 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
+    "ModelFileError": "softmax.io",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
+    "load": "softmax.io",
+    "save": "softmax.io",
 }
 
 
@@ -50,6 +53,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ModelFileError",
     "SeparationWarning",
     "SoftmaxRegression",
     "__version__",
@@ -61,12 +65,14 @@ __all__ = [
     "cross_entropy_grad",
     "entropy",
     "kl_divergence",
+    "load",
     "log_sigmoid",
     "log_softmax",
     "log_softmax_vjp",
     "logsumexp",
     "nll_loss",
     "nll_loss_grad",
+    "save",
     "sigmoid",
     "softmax",
     "softmax_vjp",

@@ -4,14 +4,20 @@
 functions that need them.
 """
 
+from softmax.io._model_file import FORMAT_VERSION, ModelFileError, load, read_metadata, save
 from softmax.io._readers import FORMATS, infer_format, iter_table, read_svmlight, read_table
 from softmax.io._tabular import TabularEncoder
 
 __all__ = [
     "FORMATS",
+    "FORMAT_VERSION",
+    "ModelFileError",
     "TabularEncoder",
     "infer_format",
     "iter_table",
+    "load",
+    "read_metadata",
     "read_svmlight",
     "read_table",
+    "save",
 ]
