@@ -18,8 +18,8 @@ import numpy as np
 
 __all__ = [
     "MISSING_POLICIES",
-    "Progress",
     "PredictionWriter",
+    "Progress",
     "UserError",
     "align_labels",
     "check_junk",
@@ -215,9 +215,7 @@ def output_format(path: str) -> str:
         return "parquet"
     if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
         return "csv"
-    raise UserError(
-        f"cannot tell the output format from {path!r}; name it *.csv or *.parquet"
-    )
+    raise UserError(f"cannot tell the output format from {path!r}; name it *.csv or *.parquet")
 
 
 class PredictionWriter:
@@ -249,7 +247,7 @@ class PredictionWriter:
                 df.to_csv(sys.stdout, index=False, header=header)
             else:
                 if self._fh is None:
-                    self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+                    self._fh = open(self.path, "w", encoding="utf-8", newline="")
                 sep = "\t" if str(self.path).lower().endswith(".tsv") else ","
                 df.to_csv(self._fh, index=False, header=header, sep=sep)
         self.rows += df.shape[0]
@@ -280,6 +278,7 @@ class Progress:
         self._progress: Any = None
         self._task: Any = None
         self._last_log = 0.0
+        self._logged = -1
         self.last: tuple[int, float, float] | None = None
 
     def __enter__(self) -> Progress:
@@ -326,5 +325,5 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
-        elif not self.quiet and self.last is not None and getattr(self, "_logged", -1) != self.last[0]:
-            self._log(*self.last)
+        elif not self.quiet and self.last is not None and self._logged != self.last[0]:
+            self._log(*self.last)  # the final iteration, if throttling skipped it

@@ -70,7 +70,14 @@ Format = Annotated[
 def _consoles() -> tuple[Any, Any]:
     from rich.console import Console
 
-    return Console(), Console(stderr=True)
+    # Off a terminal rich assumes 80 columns and wraps long lines mid-word;
+    # logs and pipes read better unwrapped.
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:
+        out = Console(width=120, soft_wrap=False)
+    if not err.is_terminal:
+        err = Console(stderr=True, width=120)
+    return out, err
 
 
 def _version_callback(value: bool) -> None:
@@ -220,8 +227,9 @@ def _fit(
     else:
         df = table
         df.columns = [str(c) for c in df.columns]
-        cols = select_columns(df.columns, target=target, features=features, drop=drop,
-                              source=source)
+        cols = select_columns(
+            df.columns, target=target, features=features, drop=drop, source=source
+        )
         assert target is not None
         record["data"].update(format="table", n_rows=int(df.shape[0]))
         n_rows = df.shape[0]
@@ -300,8 +308,17 @@ def _fit(
             return None
         proba = model.predict_proba(rows(X, idx))
         m = classification_metrics(y[idx], proba, clf.classes_)
-        return {k: m[k] for k in ("n_samples", "accuracy", "balanced_accuracy", "log_loss",
-                                  "brier_score", "ece")}
+        return {
+            k: m[k]
+            for k in (
+                "n_samples",
+                "accuracy",
+                "balanced_accuracy",
+                "log_loss",
+                "brier_score",
+                "ece",
+            )
+        }
 
     train_m, test_m = scores(tr), scores(te)
     record["split"] = {
@@ -330,19 +347,30 @@ def _fit(
         t = Table(title=f"softmax fit {source}", show_header=False, title_justify="left")
         t.add_column(style="bold")
         t.add_column()
-        t.add_row("classes", f"{clf.classes_.size}: " + ", ".join(map(str, clf.classes_[:10]))
-                  + (" ..." if clf.classes_.size > 10 else ""))
+        t.add_row(
+            "classes",
+            f"{clf.classes_.size}: "
+            + ", ".join(map(str, clf.classes_[:10]))
+            + (" ..." if clf.classes_.size > 10 else ""),
+        )
         t.add_row("features", f"{len(feature_names)} (from {X.shape[1]} columns)")
-        t.add_row("rows", f"{tr.size} train, {te.size} held out"
-                  + (" (stratified)" if stratified else ""))
-        t.add_row("solver", f"{clf.solver_}, {int(clf.n_iter_[0])} iterations, "
-                  + ("converged" if clf.converged_ else "NOT converged"))
+        t.add_row(
+            "rows", f"{tr.size} train, {te.size} held out" + (" (stratified)" if stratified else "")
+        )
+        t.add_row(
+            "solver",
+            f"{clf.solver_}, {int(clf.n_iter_[0])} iterations, "
+            + ("converged" if clf.converged_ else "NOT converged"),
+        )
         t.add_row("time", f"{fit_seconds:.2f} s fit, {t_read:.2f} s read")
-        t.add_row("train", f"accuracy {_fmt(train_m['accuracy'])}, "
-                  f"log-loss {_fmt(train_m['log_loss'])}")
+        t.add_row(
+            "train", f"accuracy {_fmt(train_m['accuracy'])}, log-loss {_fmt(train_m['log_loss'])}"
+        )
         if test_m is not None:
-            t.add_row("held out", f"accuracy {_fmt(test_m['accuracy'])}, "
-                      f"log-loss {_fmt(test_m['log_loss'])}")
+            t.add_row(
+                "held out",
+                f"accuracy {_fmt(test_m['accuracy'])}, log-loss {_fmt(test_m['log_loss'])}",
+            )
         t.add_row("model", output)
         out.print(t)
     return record
@@ -363,12 +391,12 @@ def fit(
     ),
     features: Annotated[
         list[str] | None,
-        typer.Option("--features", help="Feature columns (repeat or comma-separate); "
-                     "default: all but the target."),
+        typer.Option(
+            "--features",
+            help="Feature columns (repeat or comma-separate); default: all but the target.",
+        ),
     ] = None,
-    drop: Annotated[
-        list[str] | None, typer.Option("--drop", help="Columns to leave out.")
-    ] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="Columns to leave out.")] = None,
     C: Annotated[float, typer.Option("--C", help="Inverse regularisation strength.")] = 1.0,
     penalty: Annotated[str, typer.Option("--penalty", help="l2 or none.")] = "l2",
     class_weight: Annotated[
@@ -385,13 +413,19 @@ def fit(
     ] = "auto",
     missing: Annotated[
         str,
-        typer.Option("--missing", help="Missing values: error, drop (the rows) or impute "
-                     "(median / most frequent, also at prediction time)."),
+        typer.Option(
+            "--missing",
+            help="Missing values: error, drop (the rows) or impute "
+            "(median / most frequent, also at prediction time).",
+        ),
     ] = "error",
     unknown: Annotated[
         str,
-        typer.Option("--unknown", help="A category unseen in training, at prediction time: "
-                     "error, or ignore (all-zero one-hot)."),
+        typer.Option(
+            "--unknown",
+            help="A category unseen in training, at prediction time: "
+            "error, or ignore (all-zero one-hot).",
+        ),
     ] = "error",
     fmt: Format = None,
     force: Force = False,
@@ -471,8 +505,9 @@ def _predict(
                 # Categorical columns are read as text in every chunk, so that a chunk
                 # whose values all look like numbers encodes like the others.
                 text = {c.name: str for c in encoder.columns_ if c.kind == "categorical"}
-                chunks = iter_table(data, format=fmt, chunk_rows=chunk_rows,
-                                    dtype=text if in_fmt == "csv" else None)
+                chunks = iter_table(
+                    data, format=fmt, chunk_rows=chunk_rows, dtype=text if in_fmt == "csv" else None
+                )
             else:
                 chunks = iter_table(data, format=fmt, n_features=clf.n_features_in_)
             first = True
@@ -488,8 +523,11 @@ def _predict(
                             )
                         extra = [c for c in extra if c != id_col]
                         if extra and not quiet:
-                            print(f"note: ignoring column(s) the model does not use: "
-                                  f"{', '.join(extra)}", file=sys.stderr)
+                            print(
+                                f"note: ignoring column(s) the model does not use: "
+                                f"{', '.join(extra)}",
+                                file=sys.stderr,
+                            )
                     check_missing_for_model(chunk, encoder, source)
                     P = model.predict_proba(chunk)
                     result = pd.DataFrame(index=range(chunk.shape[0]))
@@ -539,8 +577,9 @@ def predict(
     debug: Debug = False,
 ) -> None:
     """Predict the class of every row of DATA (streamed in chunks)."""
-    _predict(model, data, output=output, proba=proba, id_col=id_col, fmt=fmt, force=force,
-             quiet=quiet)
+    _predict(
+        model, data, output=output, proba=proba, id_col=id_col, fmt=fmt, force=force, quiet=quiet
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -627,7 +666,8 @@ def _evaluate(
             "classes": ", ".join(map(str, clf.classes_)),
             "features": len(feature_names),
             "hyperparameters": ", ".join(
-                f"{k}={v}" for k, v in sorted((meta.get("hyperparameters") or {}).items())
+                f"{k}={v}"
+                for k, v in sorted((meta.get("hyperparameters") or {}).items())
                 if k in ("C", "penalty", "class_weight", "solver", "tol", "max_iter")
             ),
             "library version": meta.get("library_version", "-"),
@@ -671,8 +711,9 @@ def _print_metrics(m: dict[str, Any], source: str, report: str | None, dropped: 
     for col in ("class", "precision", "recall", "F1", "support"):
         pc.add_column(col, justify="left" if col == "class" else "right")
     for r in m["per_class"]:
-        pc.add_row(r["class"], _fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"]),
-                   str(r["support"]))
+        pc.add_row(
+            r["class"], _fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"]), str(r["support"])
+        )
     out.print(pc)
     cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
     cm.add_column("")
@@ -746,18 +787,27 @@ def info(
         data = rec.get("data") or {}
         t.add_row("trained on", f"{data.get('file', '-')}, target {rec.get('target')}")
         split = rec.get("split") or {}
-        t.add_row("rows", f"{split.get('n_train', '-')} train, {split.get('n_test', '-')} "
-                  f"held out; missing values: {rec.get('missing', '-')}")
+        t.add_row(
+            "rows",
+            f"{split.get('n_train', '-')} train, {split.get('n_test', '-')} "
+            f"held out; missing values: {rec.get('missing', '-')}",
+        )
         f = rec.get("fit") or {}
-        t.add_row("fit", f"{f.get('solver')}, {f.get('n_iter')} iterations, "
-                  f"{'converged' if f.get('converged') else 'not converged'}, "
-                  f"{f.get('seconds')} s")
+        t.add_row(
+            "fit",
+            f"{f.get('solver')}, {f.get('n_iter')} iterations, "
+            f"{'converged' if f.get('converged') else 'not converged'}, "
+            f"{f.get('seconds')} s",
+        )
         for key, label in (("train_metrics", "train"), ("test_metrics", "held out")):
             m = rec.get(key)
             if m:
-                t.add_row(label, f"accuracy {_fmt(m.get('accuracy'))}, log-loss "
-                          f"{_fmt(m.get('log_loss'))}, Brier {_fmt(m.get('brier_score'))}, "
-                          f"ECE {_fmt(m.get('ece'))}")
+                t.add_row(
+                    label,
+                    f"accuracy {_fmt(m.get('accuracy'))}, log-loss "
+                    f"{_fmt(m.get('log_loss'))}, Brier {_fmt(m.get('brier_score'))}, "
+                    f"ECE {_fmt(m.get('ece'))}",
+                )
         t.add_row("created", str(rec.get("created", "-")))
     out.print(t)
     enc = meta.get("encoder")
@@ -767,16 +817,20 @@ def info(
             et.add_column(col)
         for c in enc.get("columns", []):
             cats = c.get("categories") or []
-            et.add_row(c["name"], c["kind"],
-                       ", ".join(cats[:8]) + (" ..." if len(cats) > 8 else ""),
-                       "-" if c.get("fill") is None else str(c["fill"]))
+            et.add_row(
+                c["name"],
+                c["kind"],
+                ", ".join(cats[:8]) + (" ..." if len(cats) > 8 else ""),
+                "-" if c.get("fill") is None else str(c["fill"]),
+            )
         out.print(et)
-        out.print(f"unseen categories at prediction time: {enc.get('unknown')}",
-                  highlight=False)
+        out.print(f"unseen categories at prediction time: {enc.get('unknown')}", highlight=False)
     else:
         names = meta.get("feature_names") or []
-        out.print(f"features: {', '.join(map(str, names[:20]))}"
-                  + (" ..." if len(names) > 20 else ""), highlight=False)
+        out.print(
+            f"features: {', '.join(map(str, names[:20]))}" + (" ..." if len(names) > 20 else ""),
+            highlight=False,
+        )
 
 
 @app.command()
@@ -795,9 +849,12 @@ def export(
     loaded, _ = _load(model)
     export_onnx(loaded, onnx, overwrite=force)
     if not quiet:
-        print(f"wrote {onnx}: inputs "
-              + ("one per column" if _is_pipeline(loaded) else "'X' float32")
-              + "; outputs 'label' (class index) and 'probabilities'", file=sys.stderr)
+        print(
+            f"wrote {onnx}: inputs "
+            + ("one per column" if _is_pipeline(loaded) else "'X' float32")
+            + "; outputs 'label' (class index) and 'probabilities'",
+            file=sys.stderr,
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -810,7 +867,7 @@ DEMO_FILES = ("train.csv", "test.csv", "model.safetensors", "report.html", "pred
 def demo(
     output_dir: Annotated[
         str, typer.Option("--output-dir", "-d", help="Folder for the files it writes.")
-    ] = "softmax-demo",
+    ] = "demo-output",
     force: Force = False,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -831,7 +888,7 @@ def demo(
             "files or choose another --output-dir"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    out, err = _consoles()
+    out, _ = _consoles()
     df = load_penguins()
     train, test = train_test_split(df, test_size=0.25, random_state=0, stratify=df["species"])
     paths = {name: str(folder / name) for name in DEMO_FILES}
@@ -839,33 +896,74 @@ def demo(
         with atomic_path(paths[name], overwrite=True) as tmp:
             part.to_csv(tmp, index=False)
     if not quiet:
+        n_incomplete = int(df.isna().any(axis=1).sum())
         out.print(
             f"[bold]softmax demo[/bold]: Palmer penguins, {df.shape[0]} rows, predict "
-            f"species from island, bill, flipper, body mass, sex and year ({int(df.isna().any(axis=1).sum())} "
-            f"rows have missing values); {train.shape[0]} rows to train, {test.shape[0]} held out",
+            "species from island, bill, flipper, body mass, sex and year "
+            f"({n_incomplete} rows have missing values); {train.shape[0]} rows to train, "
+            f"{test.shape[0]} held out",
             highlight=False,
         )
-        out.print(f"$ softmax fit {paths['train.csv']} --target species --missing impute "
-                  f"--test-size 0 -o {paths['model.safetensors']}", highlight=False,
-                  style="dim")
-    _fit(paths["train.csv"], target="species", output=paths["model.safetensors"], features=[],
-         drop=[], C=1.0, penalty="l2", class_weight=None, test_size=0.0, seed=0, max_iter=1000,
-         tol=1e-8, solver="auto", missing="impute", unknown="error", fmt=None, force=True,
-         quiet=quiet)
+        out.print(
+            f"$ softmax fit {paths['train.csv']} --target species --missing impute "
+            f"--test-size 0 -o {paths['model.safetensors']}",
+            highlight=False,
+            style="dim",
+        )
+    _fit(
+        paths["train.csv"],
+        target="species",
+        output=paths["model.safetensors"],
+        features=[],
+        drop=[],
+        C=1.0,
+        penalty="l2",
+        class_weight=None,
+        test_size=0.0,
+        seed=0,
+        max_iter=1000,
+        tol=1e-8,
+        solver="auto",
+        missing="impute",
+        unknown="error",
+        fmt=None,
+        force=True,
+        quiet=quiet,
+    )
     if not quiet:
-        out.print(f"$ softmax evaluate {paths['model.safetensors']} {paths['test.csv']} "
-                  f"--target species --report {paths['report.html']}", highlight=False,
-                  style="dim")
-    _evaluate(paths["model.safetensors"], paths["test.csv"], target="species",
-              report=paths["report.html"], fmt=None, force=True, quiet=quiet)
-    _predict(paths["model.safetensors"], paths["test.csv"], output=paths["predictions.csv"],
-             proba=True, id_col=None, fmt=None, force=True, quiet=True)
+        out.print(
+            f"$ softmax evaluate {paths['model.safetensors']} {paths['test.csv']} "
+            f"--target species --report {paths['report.html']}",
+            highlight=False,
+            style="dim",
+        )
+    _evaluate(
+        paths["model.safetensors"],
+        paths["test.csv"],
+        target="species",
+        report=paths["report.html"],
+        fmt=None,
+        force=True,
+        quiet=quiet,
+    )
+    _predict(
+        paths["model.safetensors"],
+        paths["test.csv"],
+        output=paths["predictions.csv"],
+        proba=True,
+        id_col=None,
+        fmt=None,
+        force=True,
+        quiet=True,
+    )
     if not quiet:
         out.print(f"\nFiles in {folder}/:", highlight=False)
         for name, what in (
             ("report.html", "the evaluation report with plots; open it in a browser"),
-            ("model.safetensors", "the model (try: softmax info " + paths["model.safetensors"]
-             + ")"),
+            (
+                "model.safetensors",
+                "the model (try: softmax info " + paths["model.safetensors"] + ")",
+            ),
             ("predictions.csv", "predicted species and probabilities for test.csv"),
             ("train.csv", "the training rows"),
             ("test.csv", "the held-out rows"),
@@ -920,15 +1018,21 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ImportError) and not isinstance(exc, ModuleNotFoundError):
             print(f"error: {_one_line(exc)}", file=sys.stderr)
         elif isinstance(exc, ModuleNotFoundError):
-            print(f"error: this needs the module {exc.name!r}; install it with "
-                  "pip install 'softmax[cli,onnx]'", file=sys.stderr)
+            print(
+                f"error: this needs the module {exc.name!r}; install it with "
+                "pip install 'softmax[cli,onnx]'",
+                file=sys.stderr,
+            )
         else:
             print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line, the traceback on request
         if debug:
             traceback.print_exc()
-        print(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
-              "--debug for the traceback and report it", file=sys.stderr)
+        print(
+            f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
+            "--debug for the traceback and report it",
+            file=sys.stderr,
+        )
         return 3
     return int(rv) if isinstance(rv, int) else 0

@@ -38,9 +38,7 @@ def infer_format(path: str | os.PathLike[str], format: str | None = None) -> str
         if fmt == "libsvm":
             fmt = "svmlight"
         if fmt not in FORMATS:
-            raise ValueError(
-                f"unknown format={format!r}; use one of {', '.join(sorted(FORMATS))}"
-            )
+            raise ValueError(f"unknown format={format!r}; use one of {', '.join(sorted(FORMATS))}")
         return fmt
     name = Path(path).name.lower()
     for fmt, endings in FORMATS.items():
@@ -62,9 +60,9 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _csv_sep(path: Path) -> str | None:
+def _csv_sep(path: Path) -> str:
     # A .tsv file is tab separated; otherwise let pandas' default (",") stand.
-    return "\t" if path.name.lower().endswith(".tsv") else None
+    return "\t" if path.name.lower().endswith(".tsv") else ","
 
 
 def _read_csv_error(path: Path, exc: Exception) -> ValueError:

@@ -120,8 +120,9 @@ def render_html_report(
             ],
         )
     )
-    parts.append("<h2>Confusion matrix</h2><p class=\"sub\">rows: true class; columns: "
-                 "predicted class</p>")
+    parts.append(
+        '<h2>Confusion matrix</h2><p class="sub">rows: true class; columns: predicted class</p>'
+    )
     cm = metrics["confusion_matrix"]
     parts.append(
         _table(["true \\ predicted", *names], [(n, *row) for n, row in zip(names, cm, strict=True)])

@@ -198,9 +198,7 @@ def plot_coefficients(
             continue
         order = np.argsort(-np.abs(W[j]), kind="stable")[:n_top][::-1]
         values = W[j, order]
-        ax.barh(
-            range(n_top), values, color=np.where(values >= 0, "#4c72b0", "#c44e52").tolist()
-        )
+        ax.barh(range(n_top), values, color=np.where(values >= 0, "#4c72b0", "#c44e52").tolist())
         ax.set_yticks(range(n_top), labels=[names[i] for i in order], fontsize=8)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_title(titles[j], fontsize=10)
