@@ -136,17 +136,35 @@ def missing_error(counts: dict[str, int], source: str) -> UserError:
 
 
 def check_missing_for_model(df: Any, encoder: Any, source: str) -> None:
-    """Missing values in columns the model cannot fill (trained without ``--missing impute``)."""
+    """Reject missing values the model cannot fill and (policy ``error``) unseen categories.
+
+    Missing values are accepted only where the model learnt a fill value
+    (``fit --missing impute``).  A category not seen in training is an error
+    unless the model was fitted with ``--unknown ignore`` (all-zero one-hot).
+    """
     no_fill = [c.name for c in encoder.columns_ if c.fill is None]
-    if not no_fill:
-        return
-    counts = missing_counts(df, no_fill)
+    counts = missing_counts(df, no_fill) if no_fill else {}
     if counts:
         raise UserError(
             f"{source} has missing values in {_counts_text(counts)}, which this model cannot "
             "fill (it was trained without --missing impute); fill or remove those rows, or "
             "refit with --missing impute"
         )
+    if encoder.unknown != "error":
+        return
+    for col in encoder.columns_:
+        if col.kind != "categorical":
+            continue
+        present = df[col.name].dropna()
+        texts = {str(v) for v in present.astype(object).unique()}
+        unseen = sorted(texts - set(col.categories))
+        if unseen:
+            raise UserError(
+                f"column {col.name!r} of {source} has {len(unseen)} categor"
+                f"{'y' if len(unseen) == 1 else 'ies'} the model never saw: {_names(unseen, 5)} "
+                f"(known: {_names(col.categories, 10)}); fix the values, or refit with "
+                "--unknown ignore to encode unseen categories as all zeros"
+            )
 
 
 def check_model_columns(df: Any, encoder: Any, source: str) -> list[str]:

@@ -205,6 +205,10 @@ def _fit(
     cw: str | None = None if class_weight in (None, "none") else class_weight
     if cw not in (None, "balanced"):
         raise UserError(f"--class-weight {class_weight!r} is not one of balanced, none")
+    clf = SoftmaxRegression(
+        penalty=pen, C=C, class_weight=cw, tol=tol, max_iter=max_iter, solver=solver
+    )
+    clf._check_params()  # a bad --C / --penalty / --solver fails before any work
     check_writable(output, overwrite=force)
 
     t0 = time.perf_counter()
@@ -271,10 +275,6 @@ def _fit(
     X_tr, y_tr = rows(X, tr), y[tr]
     if np.unique(y_tr).size < 2:
         raise UserError("the training split has only one class; use a smaller --test-size")
-    clf = SoftmaxRegression(
-        penalty=pen, C=C, class_weight=cw, tol=tol, max_iter=max_iter, solver=solver
-    )
-    clf._check_params()  # a bad --C / --penalty / --solver fails before any work
     if encoder is not None:
         from sklearn.pipeline import Pipeline
 
@@ -497,6 +497,9 @@ def _predict(
     if id_col is not None and not pipeline:
         raise UserError("--id needs a CSV or Parquet file; svmlight rows have no id column")
 
+    trained_target = _record(_meta).get("target")
+    ignored: list[str] = []
+
     def frames(path: Path | None) -> int:
         writer = PredictionWriter(path, out_fmt)
         try:
@@ -521,13 +524,7 @@ def _predict(
                                 f"unknown --id column {id_col!r}; the columns of {source} "
                                 f"are: {', '.join(chunk.columns)}"
                             )
-                        extra = [c for c in extra if c != id_col]
-                        if extra and not quiet:
-                            print(
-                                f"note: ignoring column(s) the model does not use: "
-                                f"{', '.join(extra)}",
-                                file=sys.stderr,
-                            )
+                        ignored.extend(c for c in extra if c not in (id_col, trained_target))
                     check_missing_for_model(chunk, encoder, source)
                     P = model.predict_proba(chunk)
                     result = pd.DataFrame(index=range(chunk.shape[0]))
@@ -549,10 +546,20 @@ def _predict(
 
     if output is None:
         n = frames(None)
+        if ignored and not quiet:
+            print(
+                f"note: ignored column(s) the model does not use: {', '.join(ignored)}",
+                file=sys.stderr,
+            )
     else:
         with atomic_path(output, overwrite=force) as tmp:
             n = frames(tmp)
         if not quiet:
+            if ignored:
+                print(
+                    f"note: ignored column(s) the model does not use: {', '.join(ignored)}",
+                    file=sys.stderr,
+                )
             print(f"wrote {n} predictions to {output}", file=sys.stderr)
     return n
 
