@@ -833,7 +833,9 @@ def info(
         out.print(et)
         out.print(f"unseen categories at prediction time: {enc.get('unknown')}", highlight=False)
     else:
-        names = meta.get("feature_names") or []
+        names = meta.get("feature_names") or [
+            f"x{i}" for i in range(int(meta.get("n_features_in") or 0))
+        ]
         out.print(
             f"features: {', '.join(map(str, names[:20]))}" + (" ..." if len(names) > 20 else ""),
             highlight=False,
