@@ -5,6 +5,7 @@ functions that need them.
 """
 
 from softmax.io._model_file import FORMAT_VERSION, ModelFileError, load, read_metadata, save
+from softmax.io._onnx import export_onnx
 from softmax.io._readers import FORMATS, infer_format, iter_table, read_svmlight, read_table
 from softmax.io._tabular import TabularEncoder
 
@@ -13,6 +14,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ModelFileError",
     "TabularEncoder",
+    "export_onnx",
     "infer_format",
     "iter_table",
     "load",

@@ -19,13 +19,14 @@ the file, so hostile sizes are refused before any allocation.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import os
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -265,10 +266,11 @@ def read_metadata(path: Any) -> dict[str, Any]:
     """
     f, shown, size = _open_checked(path)
     try:
-        specs, doc, _ = _read_header(f, shown, size)
+        with _one_error(shown):
+            specs, doc, _ = _read_header(f, shown, size)
+            _decode_document(doc, specs, shown)  # validates; tensors are not needed for that
     finally:
         f.close()
-    _decode_document(doc, specs, shown)  # validates; tensors are not needed for that
     return doc
 
 
@@ -298,21 +300,36 @@ def load(path: Any) -> Any:
     """
     f, shown, size = _open_checked(path)
     try:
-        specs, doc, _ = _read_header(f, shown, size)
-        f.seek(0)
-        blob = f.read()
+        with _one_error(shown):
+            specs, doc, _ = _read_header(f, shown, size)
+            f.seek(0)
+            blob = f.read()
     finally:
         f.close()
-    if len(blob) != size:
-        raise _fail(shown, "the file changed size while it was read")
-    decoded = _decode_document(doc, specs, shown)
-    tensors = _parse_tensors(blob, specs, shown)
-    try:
+    with _one_error(shown):
+        if len(blob) != size:
+            raise _fail(shown, "the file changed size while it was read")
+        decoded = _decode_document(doc, specs, shown)
+        tensors = _parse_tensors(blob, specs, shown)
         return decoded.build(tensors)
+
+
+@contextlib.contextmanager
+def _one_error(path: str) -> Iterator[None]:
+    """Turn anything a hostile file could still provoke into ModelFileError.
+
+    The checks above are meant to catch every defect with a precise message;
+    this is the guarantee that a case they miss still raises the one
+    documented error rather than, say, a KeyError.
+    """
+    try:
+        yield
     except ModelFileError:
         raise
-    except (ValueError, TypeError) as exc:  # a check below missed something: still one error
-        raise _fail(shown, str(exc)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise _fail(path, f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise _fail(path, "it is nested too deeply") from None
 
 
 def _parse_tensors(blob: bytes, specs: dict[str, _TensorSpec], path: str) -> dict[str, np.ndarray]:
@@ -586,10 +603,15 @@ def _decode_softmax_regression(
     cls = _softmax_regression_cls()
     defaults = cls().get_params(deep=False)
     params = _check_hyperparameters(doc["hyperparameters"], defaults, path)
+    for key in ("fit_intercept", "warm_start"):
+        if not isinstance(params.get(key, False), bool):
+            raise _fail(path, f"hyperparameter {key!r} must be true or false")
+    if not (params.get("random_state") is None or _is_int(params["random_state"])):
+        raise _fail(path, "hyperparameter 'random_state' must be an integer or null")
     probe = cls(**params)
     try:
         probe._check_params()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise _fail(path, f"invalid hyperparameters: {exc}") from None
     cw = params.get("class_weight")
     if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
