@@ -94,7 +94,8 @@ def check_junk(df: Any, columns: Sequence[str]) -> None:
 
     Such a column (a typo, "n/a", "12,5") would otherwise be one-hot encoded
     as hundreds of categories without a word.  A column counts as meant to be
-    numeric when at least half of its non-missing values parse as numbers.
+    numeric when at least 80% of its non-missing values parse as numbers (a
+    column of codes such as "1", "2", "A", "B" stays categorical).
     """
     import pandas as pd
     from pandas.api import types
@@ -108,7 +109,7 @@ def check_junk(df: Any, columns: Sequence[str]) -> None:
             continue
         parsed = pd.to_numeric(present.astype(object), errors="coerce")
         n_num = int(parsed.notna().sum())
-        if 0 < n_num < present.shape[0] and n_num * 2 >= present.shape[0]:
+        if 0 < n_num < present.shape[0] and n_num >= 0.8 * present.shape[0]:
             bad = present[parsed.isna()]
             examples = ", ".join(repr(str(v)) for v in bad.unique()[:3])
             raise UserError(

@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import numpy as np
 import typer
 
@@ -475,9 +474,9 @@ def _predict(
     from softmax._atomic import atomic_path, check_writable
     from softmax.io import infer_format, iter_table
 
-    out_fmt = output_format(output) if output else "csv"
     if output:
         check_writable(output, overwrite=force)
+    out_fmt = output_format(output) if output else "csv"
     model, _meta = _load(model_path)
     clf = _estimator(model)
     classes = clf.classes_
@@ -996,48 +995,63 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _framework_exit(exc: Exception, debug: bool) -> int | None:
+    """Exit code for Typer's own exceptions (help, --version, usage errors), else None.
+
+    They come from click, or from the copy of click that recent Typer versions
+    vendor, so they are told apart by name and attributes rather than by class.
+    """
+    kind = type(exc).__name__
+    if kind == "Exit" and hasattr(exc, "exit_code"):
+        return int(exc.exit_code)
+    if kind == "Abort":
+        print("error: aborted", file=sys.stderr)
+        return 130
+    if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+        return None
+    if kind == "NoArgsIsHelpError":  # bare `softmax`: the help text
+        print(exc.format_message())
+        return 0
+    if debug:
+        traceback.print_exc()
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    print(f"error: {' '.join(exc.format_message().split())}{hint}", file=sys.stderr)
+    return int(exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 1 error, 2 usage, 130 ^C)."""
+    """Run the command line; returns the exit code.
+
+    0: success; 1: bad input (one line on stderr); 2: malformed command line;
+    3: an internal error (a bug; ``--debug`` shows the traceback); 130: interrupted.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=args, prog_name="softmax", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        return 130
-    except click.ClickException as exc:
-        if debug:
-            traceback.print_exc()
-        hint = ""
-        if isinstance(exc, click.UsageError):
-            name = exc.ctx.command_path if exc.ctx is not None else "softmax"
-            hint = f" (see '{name} --help')"
-        print(f"error: {' '.join(exc.format_message().split())}{hint}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, LookupError, ImportError) as exc:
-        # Bad input (files, columns, values, model files): one line, what to do.
+    except Exception as exc:
+        code = _framework_exit(exc, debug)
+        if code is not None:
+            return code
         if debug:
             traceback.print_exc()
-        if isinstance(exc, ImportError) and not isinstance(exc, ModuleNotFoundError):
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
-        elif isinstance(exc, ModuleNotFoundError):
+        if isinstance(exc, ModuleNotFoundError):
             print(
                 f"error: this needs the module {exc.name!r}; install it with "
                 "pip install 'softmax[cli,onnx]'",
                 file=sys.stderr,
             )
-        else:
+            return 1
+        if isinstance(exc, ValueError | OSError | LookupError | ImportError):
+            # Bad input (files, columns, values, model files): one line, what to do.
             print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a bug: still one line, the traceback on request
-        if debug:
-            traceback.print_exc()
+            return 1
+        # A bug: still one line; the traceback on request.
         print(
             f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
             "--debug for the traceback and report it",
