@@ -110,13 +110,12 @@ def _estimator(model: Any) -> Any:
 
 
 def _load(path: str) -> tuple[Any, dict[str, Any]]:
-    import softmax
-    from softmax.io import read_metadata
+    from softmax.io import load, read_metadata
 
     if not Path(path).exists():
         raise FileNotFoundError(f"no such model file: {path!r}; check the path")
     meta = read_metadata(path)
-    return softmax.load(path), meta
+    return load(path), meta
 
 
 def _record(meta: dict[str, Any]) -> dict[str, Any]:
@@ -187,10 +186,9 @@ def _fit(
     force: bool,
     quiet: bool,
 ) -> dict[str, Any]:
-    import softmax
-    from softmax import SoftmaxRegression
     from softmax._atomic import check_writable
-    from softmax.io import TabularEncoder, read_table
+    from softmax.estimators import SoftmaxRegression
+    from softmax.io import TabularEncoder, read_table, save
     from softmax.report import classification_metrics
 
     out, err = _consoles()
@@ -320,6 +318,7 @@ def _fit(
         }
 
     train_m, test_m = scores(tr), scores(te)
+    assert train_m is not None  # the training split is never empty
     record["split"] = {
         "test_size": test_size,
         "seed": seed,
@@ -338,7 +337,7 @@ def _fit(
     }
     record["train_metrics"] = train_m
     record["test_metrics"] = test_m
-    softmax.save(model, output, metadata=record, overwrite=force)
+    save(model, output, metadata=record, overwrite=force)
 
     if not quiet:
         from rich.table import Table
@@ -376,7 +375,10 @@ def _fit(
 
 
 def feature_names_of(X: Any) -> list[str]:
-    return [str(c) for c in X.columns] if hasattr(X, "columns") else list(range(X.shape[1]))
+    """Column names of a DataFrame, ``x0, x1, ...`` for an array."""
+    if hasattr(X, "columns"):
+        return [str(c) for c in X.columns]
+    return [f"x{i}" for i in range(X.shape[1])]
 
 
 @app.command()
