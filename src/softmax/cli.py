@@ -723,7 +723,12 @@ def _print_metrics(m: dict[str, Any], source: str, report: str | None, dropped: 
             r["class"], _fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"]), str(r["support"])
         )
     out.print(pc)
-    cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    cm = Table(
+        title="confusion matrix",
+        caption="rows: true class; columns: predicted class",
+        title_justify="left",
+        caption_justify="left",
+    )
     cm.add_column("")
     for c in m["classes"]:
         cm.add_column(c, justify="right")
@@ -908,10 +913,10 @@ def demo(
     if not quiet:
         n_incomplete = int(df.isna().any(axis=1).sum())
         out.print(
-            f"[bold]softmax demo[/bold]: Palmer penguins, {df.shape[0]} rows, predict "
-            "species from island, bill, flipper, body mass, sex and year "
-            f"({n_incomplete} rows have missing values); {train.shape[0]} rows to train, "
-            f"{test.shape[0]} held out",
+            f"[bold]softmax demo[/bold]: Palmer penguins ({df.shape[0]} rows, "
+            f"{n_incomplete} with missing values): predict species from island, bill, "
+            f"flipper, mass, sex, year.\n{train.shape[0]} rows to train, "
+            f"{test.shape[0]} held out for evaluation.",
             highlight=False,
         )
         out.print(
