@@ -70,3 +70,23 @@ def test_model_file_api_is_lazy_and_light():
     )
     assert out.stdout.strip() == "", f"`import softmax.io` imported {out.stdout.strip()}"
     assert issubclass(softmax.ModelFileError, ValueError)
+
+
+def test_metrics_module_is_light():
+    # softmax.metrics needs NumPy only: no scikit-learn, no plotting or data-frame library
+    code = (
+        "import sys, softmax.metrics\n"
+        f"heavy = [m for m in {(*HEAVY, 'sklearn')!r} if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "", f"`import softmax.metrics` imported {out.stdout.strip()}"
+
+
+def test_temperature_scaling_is_exported_lazily():
+    assert "TemperatureScaling" in softmax.__all__
+    from softmax.estimators import TemperatureScaling
+
+    assert softmax.TemperatureScaling is TemperatureScaling

@@ -35,6 +35,7 @@ _LAZY = {
     "SoftmaxRegression": "softmax.estimators",
     "load": "softmax.io",
     "save": "softmax.io",
+    "TemperatureScaling": "softmax.estimators",
 }
 
 
@@ -56,6 +57,7 @@ __all__ = [
     "ModelFileError",
     "SeparationWarning",
     "SoftmaxRegression",
+    "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",

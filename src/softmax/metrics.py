@@ -12,8 +12,8 @@ Binning (expected / maximum calibration error, reliability diagram), top-label:
 each sample's *confidence* is :math:`c_i = \max_k p_{ik}`, its prediction
 :math:`\hat y_i = \operatorname{argmax}_k p_{ik}` (the first maximum on ties) and
 its *correctness* :math:`a_i = [\hat y_i = y_i]`.  With
-``edges = np.linspace(0, 1, n_bins + 1)``, bin :math:`b` (0-based) is the interval
-:math:`(e_b, e_{b+1}]`; a confidence of exactly 0 goes to the first bin (it
+edges :math:`e_b = b / n` (``np.arange(n_bins + 1) / n_bins``), bin :math:`b` (0-based)
+is the interval :math:`(e_b, e_{b+1}]`; a confidence of exactly 0 goes to the first bin (it
 cannot occur for a distribution over finitely many classes, but is accepted).
 This is the convention of :func:`sklearn.calibration.calibration_curve`.  Then
 
@@ -50,7 +50,7 @@ __all__ = [
 Strategy = Literal["uniform", "quantile"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays would be ambiguous
 class ReliabilityDiagram:
     """The data of a top-label reliability diagram (see the module docstring for the bins).
 
@@ -228,7 +228,7 @@ def reliability_diagram(
     sample_weight : array-like of shape (n_samples,), optional
         Weights of the samples in the bin means and totals.
     strategy : {"uniform", "quantile"}, default="uniform"
-        Equal-width bins ``np.linspace(0, 1, n_bins + 1)``, or edges at the
+        Equal-width bins with edges ``np.arange(n_bins + 1) / n_bins``, or edges at the
         quantiles of the confidences (interior duplicates give empty bins).
 
     Returns
@@ -250,7 +250,9 @@ def reliability_diagram(
     conf = P[np.arange(P.shape[0]), pred]
     correct = (pred == idx).astype(np.float64)
     if strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        # arange / n rather than linspace: each edge is the correctly rounded b / n, so
+        # the documented bins (b/n, (b+1)/n] hold exactly (linspace can be 1 ulp off).
+        edges = np.arange(n_bins + 1) / n_bins
     else:
         edges = np.quantile(conf, np.linspace(0.0, 1.0, n_bins + 1))
         edges[0], edges[-1] = 0.0, 1.0
