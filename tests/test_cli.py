@@ -481,6 +481,15 @@ def test_missing_values_at_predict_need_an_imputing_model(tmp_path, capsys, work
     assert run(capsys, *args, "-q")[0] == 0
     code, _, err = run(capsys, "predict", model, work / "test.csv")
     assert_one_line_error(code, err, "missing values", "--missing impute")
+    # evaluate can leave the incomplete rows out on request
+    code, _, err = run(capsys, "evaluate", model, work / "test.csv")
+    assert_one_line_error(code, err, "missing values", "--missing drop")
+    code, out, err = run(capsys, "evaluate", model, work / "test.csv", "--missing", "drop")
+    assert code == 0, err
+    df = pd.read_csv(work / "test.csv").dropna(subset=["x1", "color"])
+    pipe = softmax.io.load(model)
+    assert f"({df.shape[0]} rows)" in out and "left out" in out
+    assert f"{accuracy_score(df['label'], pipe.predict(df)):.4f}" in out
 
 
 def test_usage_error_is_one_line(capsys):

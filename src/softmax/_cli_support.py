@@ -136,7 +136,7 @@ def missing_error(counts: dict[str, int], source: str) -> UserError:
     )
 
 
-def check_missing_for_model(df: Any, encoder: Any, source: str) -> None:
+def check_missing_for_model(df: Any, encoder: Any, source: str, *, hint: str = "") -> None:
     """Reject missing values the model cannot fill and (policy ``error``) unseen categories.
 
     Missing values are accepted only where the model learnt a fill value
@@ -148,8 +148,8 @@ def check_missing_for_model(df: Any, encoder: Any, source: str) -> None:
     if counts:
         raise UserError(
             f"{source} has missing values in {_counts_text(counts)}, which this model cannot "
-            "fill (it was trained without --missing impute); fill or remove those rows, or "
-            "refit with --missing impute"
+            f"fill (it was trained without --missing impute); {hint}fill or remove those rows, "
+            "or refit with --missing impute"
         )
     if encoder.unknown != "error":
         return

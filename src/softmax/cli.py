@@ -602,11 +602,14 @@ def _evaluate(
     fmt: str | None,
     force: bool,
     quiet: bool,
+    missing: str = "error",
 ) -> dict[str, Any]:
     from softmax._atomic import check_writable
     from softmax.io import read_table
     from softmax.report import classification_metrics, write_html_report
 
+    if missing not in ("error", "drop"):
+        raise UserError(f"--missing {missing!r} is not one of error, drop")
     if report:
         check_writable(report, overwrite=force)
     model, meta = _load(model_path)
@@ -653,14 +656,21 @@ def _evaluate(
             raise UserError(f"target column {target!r} of {source} has no values")
         encoder = model.named_steps["encoder"]
         check_model_columns(df, encoder, source)
-        check_missing_for_model(df, encoder, source)
+        if missing == "drop":
+            no_fill = [c.name for c in encoder.columns_ if c.fill is None]
+            n_before = df.shape[0]
+            df = df.dropna(subset=no_fill)
+            dropped += n_before - df.shape[0]
+            if df.shape[0] == 0:
+                raise UserError(f"no rows of {source} are complete; nothing to evaluate")
+        check_missing_for_model(df, encoder, source, hint="pass --missing drop to skip them, ")
         y = labels_from_series(df[target])
         X = df
         target_name = target
     y = align_labels(y, clf.classes_, source, target_name)
     proba = model.predict_proba(X)
     metrics = classification_metrics(y, proba, clf.classes_)
-    metrics["rows_without_label"] = dropped
+    metrics["rows_left_out"] = dropped
 
     if report:
         fit_rec = record.get("fit") or {}
@@ -736,7 +746,10 @@ def _print_metrics(m: dict[str, Any], source: str, report: str | None, dropped: 
         cm.add_row(c, *map(str, row))
     out.print(cm)
     if dropped:
-        out.print(f"{dropped} row(s) without a label were left out", highlight=False)
+        out.print(
+            f"{dropped} row(s) without a label or with missing values were left out",
+            highlight=False,
+        )
     if report:
         out.print(f"report written to {report}", highlight=False)
 
@@ -752,13 +765,29 @@ def evaluate(
     report: Annotated[
         str | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            help="Rows with missing values the model cannot fill: error, or drop them.",
+        ),
+    ] = "error",
     fmt: Format = None,
     force: Force = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Accuracy, log-loss, Brier score, calibration, per-class table and confusion matrix."""
-    _evaluate(model, data, target=target, report=report, fmt=fmt, force=force, quiet=quiet)
+    _evaluate(
+        model,
+        data,
+        target=target,
+        report=report,
+        fmt=fmt,
+        force=force,
+        quiet=quiet,
+        missing=missing,
+    )
 
 
 # --------------------------------------------------------------------------- #
