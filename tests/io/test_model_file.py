@@ -310,3 +310,16 @@ def test_save_refuses_mismatched_pipeline(tmp_path, rng):
     broken = Pipeline([("encoder", other), ("model", pipe[-1])])
     with pytest.raises(ValueError, match="encoder produces"):
         softmax.save(broken, tmp_path / "p")
+
+
+def test_file_is_plain_safetensors(tmp_path, rng):
+    """Generic safetensors tools read the tensors and the JSON document."""
+    from safetensors import safe_open
+
+    model, _ = fitted_model(rng)
+    softmax.save(model, tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="numpy") as f:
+        assert set(f.keys()) == {"coef", "intercept", "objective_history"}
+        np.testing.assert_array_equal(f.get_tensor("coef"), model.coef_)
+        doc = json.loads(f.metadata()["softmax"])
+    assert doc["kind"] == "SoftmaxRegression" and doc["format_version"] == FORMAT_VERSION

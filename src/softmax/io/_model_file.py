@@ -219,7 +219,7 @@ def _tensor_spec(name: str, entry: Any, path: str) -> _TensorSpec:
 
 
 def _check_version(doc: dict[str, Any], path: str) -> None:
-    version = doc.get("format_version")
+    version: Any = doc.get("format_version")
     if not _is_int(version) or version < 1:
         raise _fail(path, f"'format_version' must be a positive integer, got {version!r:.80}")
     if version > FORMAT_VERSION:
@@ -546,7 +546,8 @@ def _check_hyperparameters(raw: Any, defaults: dict[str, Any], path: str) -> dic
                     isinstance(p, list)
                     and len(p) == 2
                     and isinstance(p[0], str | int | float | bool)
-                    and isinstance(p[1], Real)
+                    and isinstance(p[1], int | float)
+                    and not isinstance(p[1], bool)
                     and math.isfinite(p[1])
                     and p[1] >= 0
                     for p in pairs

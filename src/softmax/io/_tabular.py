@@ -187,8 +187,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                         f"column {name!r} has only missing values; it has no categories to encode"
                     )
                 categories = tuple(sorted({str(s) for s in present}))
-                fill = _most_frequent(present) if self.impute else None
-                columns.append(_Column(name, "categorical", categories, fill))
+                mode = _most_frequent(present) if self.impute else None
+                columns.append(_Column(name, "categorical", categories, mode))
             if n_missing:
                 missing_counts[name] = n_missing
         if missing_counts and not self.impute:
