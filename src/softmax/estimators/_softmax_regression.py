@@ -210,7 +210,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # fit
     # ------------------------------------------------------------------ #
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, callback: Any = None
+    ) -> SoftmaxRegression:
         """Fit the model.
 
         Parameters
@@ -222,6 +224,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Class labels (integers, strings, booleans).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, not all zero.
+        callback : callable, optional
+            Called as ``callback(iteration, objective, grad_norm)`` after each
+            solver iteration (numbered from 1), with the
+            penalised mean loss (as in ``objective_history_``) and the max-norm
+            of its gradient in the solver's (standardised) coordinates.  Its
+            return value is ignored; it is how the command line shows progress.
 
         Returns
         -------
@@ -295,6 +303,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         def guarded_callback(it: int, f: float, gnorm: float) -> bool:
             if self.verbose:
                 print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
+            if callback is not None:
+                callback(it, f, gnorm)
             return diverging[0]  # True stops the solver
 
         result = solver(
