@@ -14,6 +14,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax.backends._chunks import Chunks
+from softmax.backends._dask import is_dask_collection
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
@@ -210,16 +212,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # fit
     # ------------------------------------------------------------------ #
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> SoftmaxRegression:
         """Fit the model.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 data is computed in float32 (objective accumulated in
-            float64) and gives float32 coefficients.
+            float64) and gives float32 coefficients.  Also a Dask array or
+            DataFrame (the fit runs on the Dask workers, ``docs/dask.md``) or
+            a :class:`softmax.Chunks` source (out-of-core, ``y`` then None).
         y : array-like of shape (n_samples,)
-            Class labels (integers, strings, booleans).
+            Class labels (integers, strings, booleans); a Dask array or Series
+            with X's row chunks when X is a Dask collection.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, not all zero.
 
@@ -227,6 +232,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        # Chunked data (Dask, out-of-core): same objective, sums formed per chunk.
+        if is_dask_collection(X) or is_dask_collection(y) or isinstance(X, Chunks):
+            from softmax.backends import fit_chunks
+
+            return fit_chunks(self, X, y, sample_weight)
         kind, tol, max_iter = self._check_params()
         y = check_labels(y)
         X, y = validate_data(
@@ -381,11 +391,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits ``X @ coef_.T + intercept_``: shape (n_samples,) for two classes
         (the log-odds of ``classes_[1]``), else (n_samples, n_classes)."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "decision_function", X)
         z = self._logits(self._validate_predict_input(X))
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``softmax(decision_function(X))``; rows sum to 1."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict_proba", X)
         z = self._logits(self._validate_predict_input(X))
         if z.shape[1] == 1:
             return np.stack([sigmoid(-z[:, 0]), sigmoid(z[:, 0])], axis=1)
@@ -394,10 +412,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log-probabilities from a log-softmax of the logits: finite where
         ``log(predict_proba(X))`` would underflow to -inf."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict_log_proba", X)
         return self._log_proba_encoded(self._validate_predict_input(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, ``classes_[argmax_k logits_k]``."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict", X)
         z = self._logits(self._validate_predict_input(X))
         idx = (z[:, 0] > 0).astype(np.intp) if z.shape[1] == 1 else np.argmax(z, axis=1)
         return self.classes_[idx]
