@@ -111,7 +111,10 @@ def add_all(*parts: Any) -> Any:
     """Sum in argument order; tuples are summed element-wise."""
     total = parts[0]
     for p in parts[1:]:
-        total = tuple(a + b for a, b in zip(total, p, strict=True)) if isinstance(p, tuple) else total + p
+        if isinstance(p, tuple):
+            total = tuple(a + b for a, b in zip(total, p, strict=True))
+        else:
+            total = total + p
     return total
 
 
@@ -396,9 +399,7 @@ def fit_chunked(est: Any, executor: Any, feature_names: Any = None) -> Any:
         )
         if prev.shape == w0.shape:
             w0 = objective.from_original(prev.astype(np.float64))
-    solver_name = (
-        _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
-    )
+    solver_name = _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
     solver = get_solver(solver_name)
     diverging = [False]
 
@@ -524,7 +525,8 @@ class Chunks:
             for start in range(0, n, chunk_rows):
                 rows = slice(start, min(start + chunk_rows, n))
                 sw = None if sample_weight is None else np.asarray(sample_weight[rows])
-                yield np.asarray(X[rows]) if not sp.issparse(X) else X[rows], np.asarray(y[rows]), sw
+                Xc = X[rows] if sp.issparse(X) else np.asarray(X[rows])
+                yield Xc, np.asarray(y[rows]), sw
 
         return cls(factory)
 

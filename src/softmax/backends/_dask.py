@@ -25,6 +25,7 @@ scheduler.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 from typing import Any
 
@@ -70,7 +71,10 @@ def _to_array(obj: Any, name: str) -> tuple[Any, Any]:
         if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
             names = list(cols)
         # lengths=True counts the rows of each partition (one cheap pass).
-        obj = obj.to_dask_array(lengths=True)
+        with warnings.catch_warnings():
+            # String labels become object arrays, which is what we want.
+            warnings.filterwarnings("ignore", "Dask currently has limited support", UserWarning)
+            obj = obj.to_dask_array(lengths=True)
     if not isinstance(obj, da.Array):
         raise TypeError(f"{name} must be a Dask array, DataFrame or Series, got {type(obj)}")
     if any(math.isnan(c) for c in obj.chunks[0]):
@@ -103,8 +107,7 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any, Any]:
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(
-            f"y has shape {y.shape}: SoftmaxRegression is for exclusive classes (one label "
-            "per row)"
+            f"y has shape {y.shape}: SoftmaxRegression is for exclusive classes (one label per row)"
         )
     if y.chunks[0] != X.chunks[0]:
         raise ValueError(
@@ -134,6 +137,22 @@ def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any, Any]:
     return X, y, sample_weight, names
 
 
+def _active_client() -> Any:
+    """The default ``distributed.Client``, or None (Dask's local schedulers)."""
+    import dask
+
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None  # the user chose a local scheduler explicitly
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
 class DaskExecutor:
     """Chunk sums on Dask (see the module docstring); ``w`` and directions travel once
     per evaluation as one task each, results come back as one reduced array."""
@@ -141,10 +160,14 @@ class DaskExecutor:
     def __init__(self, X: Any, y: Any, sample_weight: Any = None) -> None:
         import dask
 
+        self.client = _active_client()
         X, y, sample_weight, self.feature_names = _prepare(X, y, sample_weight)
         parts = [X, y] if sample_weight is None else [X, y, sample_weight]
         # Persist once: the data lives on the workers from here on.
         parts = dask.persist(*parts)
+        # Holding the persisted collections keeps their futures (and so the data
+        # on the workers, and its lineage for recomputation) alive.
+        self._persisted = parts
         self.X = parts[0]
         self.xs = list(parts[0].to_delayed().ravel())
         self.ys = list(parts[1].to_delayed().ravel())
@@ -156,9 +179,7 @@ class DaskExecutor:
         import dask
 
         parts = [
-            dask.delayed(chunk_stats, pure=True)(
-                x, y, None if self.sws is None else self.sws[i], i
-            )
+            dask.delayed(chunk_stats, pure=True)(x, y, None if self.sws is None else self.sws[i], i)
             for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
         ]
         root = tree_reduce(parts, dask.delayed(combine_stats, pure=True))
@@ -171,25 +192,41 @@ class DaskExecutor:
 
         enc = [
             dask.delayed(_encode_task, pure=True)(
-                x, y, None if self.sws is None else self.sws[i], classes, class_weight, binary,
+                x,
+                y,
+                None if self.sws is None else self.sws[i],
+                classes,
+                class_weight,
+                binary,
                 self._dtype,
             )
             for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
         ]
         # (X as float in the common dtype, labels, weights) per chunk, on the workers.
         self.chunks = list(dask.persist(*enc))
-        # The raw label/weight chunks are no longer needed.
-        self.ys, self.sws = [], None
 
     def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
         import dask
 
         w_task = dask.delayed(w, pure=True)
         evals = [dask.delayed(_vg_task, pure=True)(datafit, w_task, c) for c in self.chunks]
-        evals = list(dask.persist(*evals))  # probabilities stay on the workers
+        heads = [dask.delayed(_head, pure=True)(e) for e in evals]
+        root = tree_reduce(heads, dask.delayed(add_all, pure=True))
+        if self.client is not None:
+            # One graph, one round trip: the per-chunk results (with the
+            # probabilities) stay on the workers as futures for hessp.
+            futures = self.client.compute([*evals, root])
+            value, grad = futures[-1].result()
+            return float(value), np.asarray(grad), futures[:-1]
+        evals = list(dask.persist(*evals))
         heads = [dask.delayed(_head, pure=True)(e) for e in evals]
         (value, grad) = dask.compute(tree_reduce(heads, dask.delayed(add_all, pure=True)))[0]
         return float(value), np.asarray(grad), evals
+
+    def _compute(self, root: Any) -> Any:
+        if self.client is not None:
+            return self.client.compute(root).result()
+        return root.compute()
 
     def hessp(self, datafit: Any, w: np.ndarray, v: np.ndarray, cache: Any) -> np.ndarray:
         import dask
@@ -199,8 +236,7 @@ class DaskExecutor:
             dask.delayed(_hessp_task, pure=True)(datafit, v_task, c, e)
             for c, e in zip(self.chunks, cache, strict=True)
         ]
-        (out,) = dask.compute(tree_reduce(parts, dask.delayed(add_all, pure=True)))
-        return np.asarray(out)
+        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
 
     def hessian(self, datafit: Any, w: np.ndarray, cache: Any) -> np.ndarray:
         import dask
@@ -209,15 +245,13 @@ class DaskExecutor:
             dask.delayed(_hessian_task, pure=True)(datafit, c, e, w.shape[0])
             for c, e in zip(self.chunks, cache, strict=True)
         ]
-        (out,) = dask.compute(tree_reduce(parts, dask.delayed(add_all, pure=True)))
-        return np.asarray(out)
+        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
 
     def max_true_log_proba(self, est: Any) -> float:
         import dask
 
         parts = [dask.delayed(_max_log_p_task, pure=True)(est, c) for c in self.chunks]
-        (out,) = dask.compute(tree_reduce(parts, dask.delayed(_max, pure=True)))
-        return float(out)
+        return float(self._compute(tree_reduce(parts, dask.delayed(_max, pure=True))))
 
 
 # Task functions (module level so that workers can unpickle them).
