@@ -229,3 +229,35 @@ def test_objective_on_local_cluster_is_exact_and_deterministic(rng, cluster_clie
     obj._cache_key = None
     f2, g2 = obj.value_and_grad(w)
     assert f2 == f1 and np.array_equal(g2, g1)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_fit_gives_the_same_coefficients(rng, monkeypatch):
+    """SIGKILL a worker process during the fit: Dask recomputes its chunks from the
+    graph (nothing was scattered) and the fixed reduction order gives the same result."""
+    import os
+    import signal
+
+    X, y = _data(rng, n=600)
+    ref = SoftmaxRegression(solver="lbfgs").fit(X, y)
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    )
+    with distributed.Client(cluster) as client:
+        clean = SoftmaxRegression(solver="lbfgs").fit(*_chunked(X, y, 8, False))
+        calls = [0]
+        original = DaskExecutor.value_and_grad
+
+        def killing_value_and_grad(self, datafit, w):
+            calls[0] += 1
+            if calls[0] == 4:
+                pid = next(iter(client.run(os.getpid).values()))
+                os.kill(pid, signal.SIGKILL)
+            return original(self, datafit, w)
+
+        monkeypatch.setattr(DaskExecutor, "value_and_grad", killing_value_and_grad)
+        faulty = SoftmaxRegression(solver="lbfgs").fit(*_chunked(X, y, 8, False))
+    cluster.close()
+    assert calls[0] > 4
+    np.testing.assert_array_equal(faulty.coef_, clean.coef_)
+    np.testing.assert_allclose(faulty.coef_, ref.coef_, atol=1e-8)

@@ -177,6 +177,19 @@ def _first_nonfinite(X: Any) -> tuple[int, float] | None:
     return int(cols[0]), float(col[~np.isfinite(col)][0])
 
 
+def _moments(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sums of squared deviations (M2) of one chunk, in float64."""
+    n, d = X.shape
+    if n == 0:
+        return np.zeros(d), np.zeros(d)
+    if sp.issparse(X):
+        mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        sq = np.asarray(X.multiply(X).sum(axis=0, dtype=np.float64)).ravel()
+        return mean, np.maximum(sq - n * mean**2, 0.0)
+    mean = X.mean(axis=0, dtype=np.float64)
+    return mean, ((X - mean) ** 2).sum(axis=0, dtype=np.float64)
+
+
 def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
     """Statistics of one chunk (see :class:`ChunkStats`); ``sw`` may be None."""
     X = as_float_chunk(X)
@@ -187,13 +200,8 @@ def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
             "X and y must be split into the same row chunks"
         )
     n, d = X.shape
-    if sp.issparse(X):
-        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel() if n else np.zeros(d)
-        sq = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
-        m2 = np.maximum(sq - n * mean**2, 0.0)
-    else:
-        mean = X.mean(axis=0, dtype=np.float64) if n else np.zeros(d)
-        m2 = ((X - mean) ** 2).sum(axis=0, dtype=np.float64) if n else np.zeros(d)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite X is reported below
+        mean, m2 = _moments(X)
     if y.dtype.kind == "f" and np.isnan(y).any():
         raise ValueError(f"y contains NaN (in chunk {chunk_index}); every row needs a class label")
     sw_arr = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
