@@ -271,7 +271,9 @@ def encode_chunk(
     idx = np.minimum(idx, classes.shape[0] - 1)
     if y.shape[0] and not np.array_equal(classes[idx], y):
         bad = y[classes[idx] != y][0]
-        raise ValueError(f"y contains the label {bad!r}, which is not in classes {classes!r}")
+        raise ValueError(
+            f"y contains the label {bad.tolist()!r}, which is not in classes {classes.tolist()!r}"
+        )
     sw_arr = np.ones(y.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
     sw_arr = sw_arr * class_weight[idx]
     labels = (idx == 1).astype(np.intp) if binary else idx.astype(np.intp)

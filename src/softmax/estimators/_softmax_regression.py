@@ -353,6 +353,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         return self
 
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        classes: Any = None,
+        sample_weight: Any = None,
+        *,
+        total_weight: float | None = None,
+    ) -> SoftmaxRegression:
+        """One multinomial mini-batch step (AdaGrad, averaged iterates) on ``(X, y)``.
+
+        Repeated passes over a data set converge towards the optimum of ``fit``
+        on it when ``total_weight`` is its total sample weight (its number of
+        rows for unit weights); ``docs/dask.md`` states the step schedule.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            Every label the model will see; required on the first call.
+        sample_weight : array-like of shape (n_samples,), optional
+        total_weight : float, optional
+            The total sample weight of the whole data set, which sets the L2
+            strength ``1 / (C * total_weight)``; default: the weight seen so far.
+
+        Returns
+        -------
+        self
+        """
+        from softmax.estimators._partial_fit import partial_fit
+
+        return partial_fit(self, X, y, classes, sample_weight, total_weight)
+
     def _separated(self, X: Any, labels: np.ndarray, w_std: np.ndarray) -> bool:
         """Whether some rows are fitted with certainty by large coefficients."""
         if np.max(np.abs(w_std), initial=0.0) < 10.0:
