@@ -363,8 +363,19 @@ class ChunkedObjective(Objective):
 # ---------------------------------------------------------------------- #
 # the estimator's fit over chunks (shared by the Dask and iterator executors)
 # ---------------------------------------------------------------------- #
-def fit_chunked(est: Any, executor: Any, feature_names: Any = None) -> Any:
-    """Fit ``est`` (a SoftmaxRegression) from an executor; mirrors its in-memory ``fit``."""
+def fit_chunked(
+    est: Any,
+    executor: Any,
+    feature_names: Any = None,
+    checkpoint: Any = None,
+    checkpoint_every: int = 10,
+) -> Any:
+    """Fit ``est`` (a SoftmaxRegression) from an executor; mirrors its in-memory ``fit``.
+
+    With ``checkpoint`` (a path) the solver is the resumable L-BFGS of
+    :mod:`softmax.solvers._lbfgs`, whose state is saved there every
+    ``checkpoint_every`` iterations and resumed from when the file exists.
+    """
     from sklearn.exceptions import ConvergenceWarning
 
     from softmax.estimators._softmax_regression import (
@@ -411,6 +422,11 @@ def fit_chunked(est: Any, executor: Any, feature_names: Any = None) -> Any:
             w0 = objective.from_original(prev.astype(np.float64))
     solver_name = _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
     solver = get_solver(solver_name)
+    ckpt = None
+    if checkpoint is not None:
+        solver_name, solver, ckpt = _resumable_solver(
+            est, stats, objective.n_params, checkpoint, checkpoint_every
+        )
     diverging = [False]
 
     def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -423,15 +439,23 @@ def fit_chunked(est: Any, executor: Any, feature_names: Any = None) -> Any:
             print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
         return diverging[0]
 
-    result = solver(
-        guarded_value_and_grad,
-        w0,
-        hessp=objective.hessp,
-        hessian=objective.hessian,
-        tol=tol,
-        max_iter=max_iter,
-        callback=guarded_callback,
-    )
+    try:
+        result = solver(
+            guarded_value_and_grad,
+            w0,
+            hessp=objective.hessp,
+            hessian=objective.hessian,
+            tol=tol,
+            max_iter=max_iter,
+            callback=guarded_callback,
+        )
+    except Exception as exc:
+        if ckpt is None:
+            raise
+        raise RuntimeError(
+            f"the fit stopped at an error ({type(exc).__name__}: {exc}); its last solver state "
+            f"is saved in {str(ckpt.path)!r}: call fit again with the same checkpoint to resume"
+        ) from exc
     w = objective.to_original(result.x)
     W, b = unpack(w, datafit.n_rows, n_features, est.fit_intercept)
     if n_classes > 2:
@@ -467,6 +491,33 @@ def fit_chunked(est: Any, executor: Any, feature_names: Any = None) -> Any:
             stacklevel=3,
         )
     return est
+
+
+def _resumable_solver(
+    est: Any, stats: ChunkStats, n_params: int, path: Any, every: Any
+) -> tuple[str, Callable[..., Any], Any]:
+    """The resumable L-BFGS bound to the checkpoint at ``path`` (and its saved state)."""
+    from numbers import Integral
+
+    from softmax.estimators._checkpoint import Checkpoint, fingerprint
+    from softmax.solvers._lbfgs import lbfgs_resumable
+
+    if est.solver not in ("auto", "lbfgs"):
+        raise ValueError(
+            f"checkpoint needs the resumable L-BFGS; solver={est.solver!r} cannot be resumed "
+            "(use solver='lbfgs' or 'auto')"
+        )
+    if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
+    ckpt = Checkpoint(path, fingerprint(est, stats))
+    state = ckpt.load(n_params)
+
+    def solver(value_and_grad: Any, x0: np.ndarray, **kw: Any) -> Any:
+        return lbfgs_resumable(
+            value_and_grad, x0, state=state, checkpoint=ckpt, checkpoint_every=int(every), **kw
+        )
+
+    return "lbfgs", solver, ckpt
 
 
 def max_true_log_proba_chunk(est: Any, X: Any, labels: np.ndarray) -> float:

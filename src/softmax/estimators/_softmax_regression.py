@@ -212,7 +212,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # fit
     # ------------------------------------------------------------------ #
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> SoftmaxRegression:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        checkpoint: Any = None,
+        checkpoint_every: int = 10,
+    ) -> SoftmaxRegression:
         """Fit the model.
 
         Parameters
@@ -227,16 +235,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             with X's row chunks when X is a Dask collection.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, not all zero.
+        checkpoint : str or path, optional
+            Make the fit resumable: the solver (a resumable L-BFGS) saves its
+            state there atomically every ``checkpoint_every`` iterations and on
+            an error; a fit started with an existing checkpoint continues from
+            it and ends at the same coefficients as an uninterrupted fit.  A
+            checkpoint from other data or parameters is refused (ValueError).
+        checkpoint_every : int, default=10
+            Iterations between saves.
 
         Returns
         -------
         self
         """
         # Chunked data (Dask, out-of-core): same objective, sums formed per chunk.
-        if is_dask_collection(X) or is_dask_collection(y) or isinstance(X, Chunks):
+        # Resumable fits use the same route, with the data as a single chunk.
+        chunked = is_dask_collection(X) or is_dask_collection(y) or isinstance(X, Chunks)
+        if chunked or checkpoint is not None:
             from softmax.backends import fit_chunks
 
-            return fit_chunks(self, X, y, sample_weight)
+            return fit_chunks(self, X, y, sample_weight, checkpoint, checkpoint_every)
         kind, tol, max_iter = self._check_params()
         y = check_labels(y)
         X, y = validate_data(
