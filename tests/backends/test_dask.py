@@ -261,3 +261,15 @@ def test_worker_killed_mid_fit_gives_the_same_coefficients(rng, monkeypatch):
     assert calls[0] > 4
     np.testing.assert_array_equal(faulty.coef_, clean.coef_)
     np.testing.assert_allclose(faulty.coef_, ref.coef_, atol=1e-8)
+
+
+def test_classes_seen_in_only_some_chunks(rng):
+    """Labels are encoded per chunk with the global classes, so a class that appears
+    in a single chunk (sorted labels) gets the same column everywhere."""
+    X, y = _data(rng)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], np.array(["ant", "bee", "cat"])[y[order]]
+    ref = SoftmaxRegression().fit(X, y)
+    clf = SoftmaxRegression().fit(*_chunked(X, y, 8, False))
+    assert list(clf.classes_) == ["ant", "bee", "cat"]
+    np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
