@@ -51,7 +51,7 @@ def test_all_contains_the_special_functions():
 
 
 def test_chunks_is_exported_lazily():
-    from softmax.backends._chunks import Chunks
+    from softmax.backends._iterator import Chunks
 
     assert softmax.Chunks is Chunks
 

@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
-    "Chunks": "softmax.backends._chunks",
+    "Chunks": "softmax.backends._iterator",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
 }

@@ -10,7 +10,8 @@ import pytest
 import scipy.sparse as sp
 
 from softmax import SoftmaxRegression
-from softmax.backends._chunks import Chunks, chunk_stats, combine_stats, tree_reduce
+from softmax.backends._chunks import chunk_stats, combine_stats, tree_reduce
+from softmax.backends._iterator import Chunks
 
 
 def _data(rng, n=300, d=5, n_classes=3):

@@ -13,8 +13,8 @@ from softmax.objective import L2, Multinomial, Objective, Standardization
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from softmax.backends._chunks import ChunkedObjective  # noqa: E402
 from softmax.backends._dask import DaskExecutor  # noqa: E402
+from softmax.backends._fit import ChunkedObjective  # noqa: E402
 
 pytestmark = pytest.mark.dask
 

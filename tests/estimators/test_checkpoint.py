@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from softmax import SoftmaxRegression
-from softmax.backends._chunks import ChunkedObjective
+from softmax.backends._fit import ChunkedObjective
 
 
 def _data(rng, n=400, d=6):

@@ -25,8 +25,9 @@ def fit_chunks(
     """Fit ``est`` on chunked data — a :class:`~softmax.backends._chunks.Chunks` source
     (out-of-core) or Dask collections — or, for a resumable fit (``checkpoint``),
     on in-memory data as a single chunk."""
-    from softmax.backends._chunks import Chunks, IteratorExecutor, fit_chunked
     from softmax.backends._dask import DaskExecutor, is_dask_collection
+    from softmax.backends._fit import fit_chunked
+    from softmax.backends._iterator import Chunks, IteratorExecutor
 
     ckpt = {"checkpoint": checkpoint, "checkpoint_every": checkpoint_every}
     if isinstance(X, Chunks):

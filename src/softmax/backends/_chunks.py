@@ -1,10 +1,13 @@
-"""Fits over chunks of rows: the block functions, one-pass statistics, fixed-order sums.
+"""Chunks of rows: the per-chunk block functions, one-pass statistics, fixed-order sums.
 
 The in-memory path (:class:`softmax.objective.Objective`) sums the data fit over
 row blocks of one array.  Here the rows arrive as *chunks* instead — the blocks
 of a Dask array on workers (:mod:`softmax.backends._dask`) or the pieces a
-:class:`Chunks` source reads from disk one at a time (out-of-core) — and an
-*executor* forms the sums.  Every chunk goes through the very same data-fit
+:class:`~softmax.backends._iterator.Chunks` source reads one at a time
+(out-of-core) — and an *executor* forms the sums
+(:class:`~softmax.backends._dask.DaskExecutor`,
+:class:`~softmax.backends._iterator.IteratorExecutor`); the fit that drives
+them is :func:`softmax.backends._fit.fit_chunked`.  Every chunk goes through the very same data-fit
 code (:func:`chunk_value_and_grad` calls ``datafit.value_and_grad`` on the
 chunk's row blocks), and partial sums are combined in a fixed order (a tree
 over chunk indices), so a result never depends on scheduling.
@@ -21,8 +24,7 @@ Executors offer::
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,27 +32,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from softmax.backends._numpy import row_blocks
-from softmax.objective import (
-    L2,
-    Binomial,
-    Multinomial,
-    NoPenalty,
-    Objective,
-    Standardization,
-    unpack,
-)
 
 __all__ = [
     "ChunkStats",
-    "ChunkedObjective",
-    "Chunks",
+    "add_all",
+    "as_float_chunk",
+    "check_stats",
     "chunk_hessian",
     "chunk_hessp",
     "chunk_stats",
     "chunk_value_and_grad",
+    "class_weights",
     "combine_stats",
     "encode_chunk",
-    "fit_chunked",
+    "max_true_log_proba_chunk",
     "tree_reduce",
 ]
 
@@ -318,398 +313,9 @@ def check_stats(stats: ChunkStats, feature_names: Any = None) -> None:
         )
 
 
-# ---------------------------------------------------------------------- #
-# the objective over chunks
-# ---------------------------------------------------------------------- #
-class ChunkedObjective(Objective):
-    """:class:`~softmax.objective.Objective` whose sums over rows are formed by an executor.
-
-    Only the three data sums differ from the in-memory objective; penalty,
-    standardisation and caching are inherited.  ``Objective.__init__`` is not
-    called: there is no in-memory ``X``.
-    """
-
-    def __init__(
-        self,
-        datafit: Any,
-        penalty: Any,
-        executor: Any,
-        n_features: int,
-        total_weight: float,
-        standardization: Standardization | None = None,
-    ) -> None:
-        self.datafit, self.penalty = datafit, penalty
-        self.executor = executor
-        self.standardization = standardization
-        self.n_features = n_features
-        self.total_weight = float(total_weight)
-        self._cache_key: np.ndarray | None = None
-        self._cache_proba: Any = None
-        self.n_evaluations = 0
-        self.n_hessp = 0
-
-    def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
-        return self.executor.value_and_grad(self.datafit, w)
-
-    def _sum_hessp(self, v: np.ndarray) -> np.ndarray:
-        assert self._cache_key is not None
-        return self.executor.hessp(self.datafit, self._cache_key, v, self._cache_proba)
-
-    def _sum_hessian(self) -> np.ndarray:
-        assert self._cache_key is not None
-        return self.executor.hessian(self.datafit, self._cache_key, self._cache_proba)
-
-
-# ---------------------------------------------------------------------- #
-# the estimator's fit over chunks (shared by the Dask and iterator executors)
-# ---------------------------------------------------------------------- #
-def fit_chunked(
-    est: Any,
-    executor: Any,
-    feature_names: Any = None,
-    checkpoint: Any = None,
-    checkpoint_every: int = 10,
-) -> Any:
-    """Fit ``est`` (a SoftmaxRegression) from an executor; mirrors its in-memory ``fit``.
-
-    With ``checkpoint`` (a path) the solver is the resumable L-BFGS of
-    :mod:`softmax.solvers._lbfgs`, whose state is saved there every
-    ``checkpoint_every`` iterations and resumed from when the file exists.
-    """
-    from sklearn.exceptions import ConvergenceWarning
-
-    from softmax.estimators._softmax_regression import (
-        _DIVERGENCE_BOUND,
-        SeparationWarning,
-        _auto_solver,
-    )
-    from softmax.estimators._validation import check_C
-    from softmax.solvers import get_solver
-
-    kind, tol, max_iter = est._check_params()
-    stats = executor.stats()
-    check_stats(stats, feature_names)
-    classes, n_classes = stats.classes, stats.classes.shape[0]
-    cw = class_weights(est.class_weight, stats)
-    total = float(np.dot(cw, stats.weights))
-    if not total > 0:
-        raise ValueError("sample_weight is zero for every sample; at least one must be positive")
-    binary = n_classes == 2
-    executor.encode(classes, cw, binary)
-
-    if feature_names is not None:
-        est.feature_names_in_ = np.asarray(feature_names, dtype=object)
-    elif hasattr(est, "feature_names_in_"):
-        del est.feature_names_in_
-    est.n_features_in_ = stats.n_features
-    est.classes_ = classes
-    n_features = stats.n_features
-    datafit: Any = (
-        Binomial(est.fit_intercept) if binary else Multinomial(n_classes, est.fit_intercept)
-    )
-    penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(est.C) * total))
-    scaling = Standardization.from_moments(
-        stats.mean, stats.var, datafit.n_rows, est.fit_intercept, getattr(penalty, "alpha", 0.0)
-    )
-    objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
-
-    w0 = np.zeros(objective.n_params)
-    if est.warm_start and hasattr(est, "coef_"):
-        prev = np.concatenate(
-            [np.ravel(est.coef_), np.ravel(est.intercept_) if est.fit_intercept else []]
-        )
-        if prev.shape == w0.shape:
-            w0 = objective.from_original(prev.astype(np.float64))
-    solver_name = _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
-    solver = get_solver(solver_name)
-    ckpt = None
-    if checkpoint is not None:
-        solver_name, solver, ckpt = _resumable_solver(
-            est, stats, objective.n_params, checkpoint, checkpoint_every
-        )
-    diverging = [False]
-
-    def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
-        if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
-            diverging[0] = True
-        return objective.value_and_grad(w)
-
-    def guarded_callback(it: int, f: float, gnorm: float) -> bool:
-        if est.verbose:
-            print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
-        return diverging[0]
-
-    try:
-        result = solver(
-            guarded_value_and_grad,
-            w0,
-            hessp=objective.hessp,
-            hessian=objective.hessian,
-            tol=tol,
-            max_iter=max_iter,
-            callback=guarded_callback,
-        )
-    except Exception as exc:
-        if ckpt is None:
-            raise
-        raise RuntimeError(
-            f"the fit stopped at an error ({type(exc).__name__}: {exc}); its last solver state "
-            f"is saved in {str(ckpt.path)!r}: call fit again with the same checkpoint to resume"
-        ) from exc
-    w = objective.to_original(result.x)
-    W, b = unpack(w, datafit.n_rows, n_features, est.fit_intercept)
-    if n_classes > 2:
-        W = W - W.mean(axis=0)
-        b = None if b is None else b - b.mean()
-    dtype = stats.dtype
-    est.coef_ = np.ascontiguousarray(W, dtype=dtype)
-    est.intercept_ = np.zeros(datafit.n_rows, dtype=dtype) if b is None else b.astype(dtype)
-    est.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-    est.objective_history_ = list(result.history)
-    est.converged_ = bool(result.converged)
-    est.solver_ = solver_name
-
-    separated = False
-    if kind is None and not diverging[0] and np.max(np.abs(result.x), initial=0.0) >= 10.0:
-        separated = executor.max_true_log_proba(est) > -1e-9
-    if kind is None and (diverging[0] or separated):
-        warnings.warn(
-            "The classes are separable (or quasi-separable) by the features: the "
-            "unpenalised maximum-likelihood coefficients do not exist (they grow without "
-            "bound), so the fit stopped at large, finite coefficients. Use a penalty "
-            "(penalty='l2' with a finite C) for a well-defined model.",
-            SeparationWarning,
-            stacklevel=3,
-        )
-    elif not result.converged:
-        warnings.warn(
-            f"SoftmaxRegression did not converge: solver {solver_name!r} stopped after "
-            f"{result.n_iter} iterations ({result.message}) with gradient norm "
-            f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
-            f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return est
-
-
-def _resumable_solver(
-    est: Any, stats: ChunkStats, n_params: int, path: Any, every: Any
-) -> tuple[str, Callable[..., Any], Any]:
-    """The resumable L-BFGS bound to the checkpoint at ``path`` (and its saved state)."""
-    from numbers import Integral
-
-    from softmax.estimators._checkpoint import Checkpoint, fingerprint
-    from softmax.solvers._lbfgs import lbfgs_resumable
-
-    if est.solver not in ("auto", "lbfgs"):
-        raise ValueError(
-            f"checkpoint needs the resumable L-BFGS; solver={est.solver!r} cannot be resumed "
-            "(use solver='lbfgs' or 'auto')"
-        )
-    if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
-    ckpt = Checkpoint(path, fingerprint(est, stats))
-    state = ckpt.load(n_params)
-
-    def solver(value_and_grad: Any, x0: np.ndarray, **kw: Any) -> Any:
-        return lbfgs_resumable(
-            value_and_grad, x0, state=state, checkpoint=ckpt, checkpoint_every=int(every), **kw
-        )
-
-    return "lbfgs", solver, ckpt
-
-
 def max_true_log_proba_chunk(est: Any, X: Any, labels: np.ndarray) -> float:
     """The largest log-probability of a row's true class in one chunk (-inf if empty)."""
     if X.shape[0] == 0:
         return -np.inf
     log_p = est._log_proba_encoded(X)
     return float(np.max(log_p[np.arange(labels.shape[0]), labels]))
-
-
-# ---------------------------------------------------------------------- #
-# out-of-core: a re-iterable source of chunks, read once per pass
-# ---------------------------------------------------------------------- #
-class Chunks:
-    """A re-iterable source of row chunks for fits on data larger than memory.
-
-    ``SoftmaxRegression().fit(Chunks(...))`` fits *exactly* the model that
-    ``fit(X, y)`` would on the concatenated rows, reading the chunks once per
-    pass (one pass per objective/gradient evaluation and per Hessian-vector
-    product), so memory stays at one chunk plus the coefficients.
-
-    Parameters
-    ----------
-    factory : callable
-        Called once per pass, returns an iterable of ``(X, y)`` or
-        ``(X, y, sample_weight)`` tuples (``X`` dense or sparse, 2-D), the
-        same rows in the same order every time.
-
-    See Also
-    --------
-    Chunks.from_arrays : chunks of arrays (e.g. ``numpy.memmap``) by row slices.
-    Chunks.from_parquet : chunks of Parquet files, read by row groups.
-    """
-
-    def __init__(self, factory: Callable[[], Iterable[tuple[Any, ...]]]) -> None:
-        if not callable(factory):
-            raise TypeError(f"Chunks needs a callable returning an iterable, got {factory!r}")
-        self.factory = factory
-
-    def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
-        for i, item in enumerate(self.factory()):
-            if not isinstance(item, tuple) or len(item) not in (2, 3):
-                raise ValueError(
-                    f"chunk {i} is {type(item).__name__}; expected a tuple (X, y) or "
-                    "(X, y, sample_weight)"
-                )
-            X, y, sw = item if len(item) == 3 else (*item, None)
-            yield X, y, sw
-
-    @classmethod
-    def from_arrays(
-        cls, X: Any, y: Any, sample_weight: Any = None, *, chunk_rows: int = 65536
-    ) -> Chunks:
-        """Chunks of ``chunk_rows`` rows of ``X`` (ndarray, ``numpy.memmap``, CSR) and ``y``.
-
-        Only one chunk is converted to float in memory at a time, so a memmap
-        larger than memory can be fitted.
-        """
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-        n = X.shape[0]
-        if len(y) != n:
-            raise ValueError(f"X has {n} rows but y has {len(y)}; they must match")
-
-        def factory() -> Iterator[tuple[Any, ...]]:
-            for start in range(0, n, chunk_rows):
-                rows = slice(start, min(start + chunk_rows, n))
-                sw = None if sample_weight is None else np.asarray(sample_weight[rows])
-                Xc = X[rows] if sp.issparse(X) else np.asarray(X[rows])
-                yield Xc, np.asarray(y[rows]), sw
-
-        return cls(factory)
-
-    @classmethod
-    def from_parquet(
-        cls,
-        paths: Any,
-        target: str,
-        features: Sequence[str] | None = None,
-        *,
-        sample_weight: str | None = None,
-    ) -> Chunks:
-        """Chunks of Parquet files, one row group at a time (needs pyarrow).
-
-        Parameters
-        ----------
-        paths : str, path or list of them
-            Files, or a folder whose ``*.parquet`` files are read in sorted order.
-        target : str
-            The label column.
-        features : list of str, optional
-            Feature columns (default: every other column but ``sample_weight``).
-        sample_weight : str, optional
-            A column of sample weights.
-        """
-        import os
-        from pathlib import Path
-
-        if isinstance(paths, str | os.PathLike):
-            p = Path(paths)
-            files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
-        else:
-            files = [Path(f) for f in paths]
-        if not files:
-            raise ValueError(f"no Parquet files found at paths={paths!r}")
-
-        def factory() -> Iterator[tuple[Any, ...]]:
-            import pyarrow.parquet as pq
-
-            for f in files:
-                pf = pq.ParquetFile(f)
-                names = pf.schema_arrow.names
-                if target not in names:
-                    raise ValueError(f"target={target!r} is not a column of {str(f)!r}: {names}")
-                cols = (
-                    list(features)
-                    if features is not None
-                    else [c for c in names if c not in (target, sample_weight)]
-                )
-                wanted = [*cols, target] + ([sample_weight] if sample_weight else [])
-                for g in range(pf.num_row_groups):
-                    table = pf.read_row_group(g, columns=wanted)
-                    X = np.column_stack(
-                        [table.column(c).to_numpy(zero_copy_only=False) for c in cols]
-                    )
-                    y = table.column(target).to_numpy(zero_copy_only=False)
-                    sw = (
-                        table.column(sample_weight).to_numpy(zero_copy_only=False)
-                        if sample_weight
-                        else None
-                    )
-                    yield X, y, sw
-
-        return cls(factory)
-
-
-class IteratorExecutor:
-    """Sums over a :class:`Chunks` source, one chunk in memory at a time.
-
-    Chunks are visited in their order and their partial sums added in that
-    order.  Probabilities are not kept between passes (they are as large as
-    the data's rows times classes), so a Hessian-vector product recomputes them
-    chunk by chunk at the cached point.
-    """
-
-    def __init__(self, source: Chunks) -> None:
-        self.source = source
-        self._encoding: tuple[np.ndarray, np.ndarray, bool] | None = None
-
-    def stats(self) -> ChunkStats:
-        out: ChunkStats | None = None
-        for i, (X, y, sw) in enumerate(self.source):
-            s = chunk_stats(X, y, sw, i)
-            out = s if out is None else combine_stats(out, s)
-        if out is None:
-            raise ValueError("the chunk source yielded no chunks")
-        self.dtype = out.dtype
-        return out
-
-    def encode(self, classes: np.ndarray, class_weight: np.ndarray, binary: bool) -> None:
-        self._encoding = (classes, class_weight, binary)
-
-    def _chunks(self) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
-        assert self._encoding is not None
-        for X, y, sw in self.source:
-            labels, s = encode_chunk(y, sw, *self._encoding)
-            yield as_float_chunk(X).astype(self.dtype, copy=False), labels, s
-
-    def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
-        value, grad = 0.0, np.zeros(w.shape[0])
-        for X, labels, sw in self._chunks():
-            v, g, _ = chunk_value_and_grad(datafit, w, X, labels, sw)
-            value += v
-            grad += g
-        return value, grad, None
-
-    def hessp(self, datafit: Any, w: np.ndarray, v: np.ndarray, cache: Any) -> np.ndarray:
-        out = np.zeros(v.shape[0])
-        for X, labels, sw in self._chunks():
-            _, _, probas = chunk_value_and_grad(datafit, w, X, labels, sw)
-            out += chunk_hessp(datafit, v, X, probas, sw)
-        return out
-
-    def hessian(self, datafit: Any, w: np.ndarray, cache: Any) -> np.ndarray:
-        H = np.zeros((w.shape[0], w.shape[0]))
-        for X, labels, sw in self._chunks():
-            _, _, probas = chunk_value_and_grad(datafit, w, X, labels, sw)
-            H += chunk_hessian(datafit, X, probas, sw, w.shape[0])
-        return H
-
-    def max_true_log_proba(self, est: Any) -> float:
-        return max(
-            (max_true_log_proba_chunk(est, X, labels) for X, labels, _ in self._chunks()),
-            default=-np.inf,
-        )

@@ -41,10 +41,10 @@ from softmax.backends._chunks import (
     chunk_value_and_grad,
     combine_stats,
     encode_chunk,
-    fit_chunked,
     max_true_log_proba_chunk,
     tree_reduce,
 )
+from softmax.backends._fit import fit_chunked
 
 __all__ = ["DaskExecutor", "fit_dask", "is_dask_collection", "predict_dask"]
 

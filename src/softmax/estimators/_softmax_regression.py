@@ -14,8 +14,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from softmax.backends._chunks import Chunks
 from softmax.backends._dask import is_dask_collection
+from softmax.backends._iterator import Chunks
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
