@@ -86,6 +86,9 @@ def test_checkpoint_argument_errors(rng, tmp_path):
         SoftmaxRegression(solver="newton-cg").fit(X, y, checkpoint=tmp_path / "a.npz")
     with pytest.raises(ValueError, match="checkpoint_every"):
         SoftmaxRegression().fit(X, y, checkpoint=tmp_path / "a.npz", checkpoint_every=0)
+    for kw in ({}, {"checkpoint": tmp_path / "a.npz"}):
+        with pytest.raises(ValueError, match="requires y to be passed"):
+            SoftmaxRegression().fit(X, **kw)
 
 
 @pytest.mark.dask

@@ -40,6 +40,11 @@ def fit_chunks(
     if is_dask_collection(X) or is_dask_collection(y):
         executor = DaskExecutor(X, y, sample_weight)
         return fit_chunked(est, executor, executor.feature_names, **ckpt)
+    if y is None:
+        raise ValueError(
+            f"{type(est).__name__} requires y to be passed, but the target y is None "
+            "(only a softmax.Chunks source carries its own labels)"
+        )
     import numpy as np
     from sklearn.utils.validation import validate_data
 

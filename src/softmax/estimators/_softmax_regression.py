@@ -255,6 +255,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             from softmax.backends import fit_chunks
 
             return fit_chunks(self, X, y, sample_weight, checkpoint, checkpoint_every)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(only a softmax.Chunks source carries its own labels)"
+            )
         kind, tol, max_iter = self._check_params()
         y = check_labels(y)
         X, y = validate_data(
