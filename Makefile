@@ -40,10 +40,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --write
 	$(PY) benchmarks/bench_fit.py --write
+	$(PY) benchmarks/bench_dask.py --write
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --quick
 	$(PY) benchmarks/bench_fit.py --quick
+	$(PY) benchmarks/bench_dask.py --quick --chunks 1,3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist

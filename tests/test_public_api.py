@@ -50,6 +50,12 @@ def test_all_contains_the_special_functions():
         assert func.__doc__ and func.__doc__.strip(), name
 
 
+def test_chunks_is_exported_lazily():
+    from softmax.backends._iterator import Chunks
+
+    assert softmax.Chunks is Chunks
+
+
 def test_version():
     assert isinstance(softmax.__version__, str) and softmax.__version__
 

@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
+    "Chunks": "softmax.backends._iterator",
     "ModelFileError": "softmax.io",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
@@ -54,6 +55,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Chunks",
     "ModelFileError",
     "SeparationWarning",
     "SoftmaxRegression",

@@ -14,6 +14,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax.backends._dask import is_dask_collection
+from softmax.backends._iterator import Chunks
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
@@ -211,7 +213,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # fit
     # ------------------------------------------------------------------ #
     def fit(
-        self, X: Any, y: Any, sample_weight: Any = None, *, callback: Any = None
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        callback: Any = None,
+        checkpoint: Any = None,
+        checkpoint_every: int = 10,
     ) -> SoftmaxRegression:
         """Fit the model.
 
@@ -219,9 +228,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 data is computed in float32 (objective accumulated in
-            float64) and gives float32 coefficients.
+            float64) and gives float32 coefficients.  Also a Dask array or
+            DataFrame (the fit runs on the Dask workers, ``docs/dask.md``) or
+            a :class:`softmax.Chunks` source (out-of-core, ``y`` then None).
         y : array-like of shape (n_samples,)
-            Class labels (integers, strings, booleans).
+            Class labels (integers, strings, booleans); a Dask array or Series
+            with X's row chunks when X is a Dask collection.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, not all zero.
         callback : callable, optional
@@ -230,11 +242,33 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             penalised mean loss (as in ``objective_history_``) and the max-norm
             of its gradient in the solver's (standardised) coordinates.  Its
             return value is ignored; it is how the command line shows progress.
+        checkpoint : str or path, optional
+            Make the fit resumable: the solver (a resumable L-BFGS) saves its
+            state there atomically every ``checkpoint_every`` iterations and on
+            an error; a fit started with an existing checkpoint continues from
+            it and ends at the same coefficients as an uninterrupted fit.  A
+            checkpoint from other data or parameters is refused (ValueError).
+        checkpoint_every : int, default=10
+            Iterations between saves.
 
         Returns
         -------
         self
         """
+        # Chunked data (Dask, out-of-core): same objective, sums formed per chunk.
+        # Resumable fits use the same route, with the data as a single chunk.
+        chunked = is_dask_collection(X) or is_dask_collection(y) or isinstance(X, Chunks)
+        if chunked or checkpoint is not None:
+            from softmax.backends import fit_chunks
+
+            return fit_chunks(
+                self, X, y, sample_weight, checkpoint, checkpoint_every, callback=callback
+            )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(only a softmax.Chunks source carries its own labels)"
+            )
         kind, tol, max_iter = self._check_params()
         y = check_labels(y)
         X, y = validate_data(
@@ -354,6 +388,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         return self
 
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        classes: Any = None,
+        sample_weight: Any = None,
+        *,
+        total_weight: float | None = None,
+    ) -> SoftmaxRegression:
+        """One multinomial mini-batch step (AdaGrad, averaged iterates) on ``(X, y)``.
+
+        Repeated passes over a data set converge towards the optimum of ``fit``
+        on it when ``total_weight`` is its total sample weight (its number of
+        rows for unit weights); ``docs/dask.md`` states the step schedule.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            Every label the model will see; required on the first call.
+        sample_weight : array-like of shape (n_samples,), optional
+        total_weight : float, optional
+            The total sample weight of the whole data set, which sets the L2
+            strength ``1 / (C * total_weight)``; default: the weight seen so far.
+
+        Returns
+        -------
+        self
+        """
+        from softmax.estimators._partial_fit import partial_fit
+
+        return partial_fit(self, X, y, classes, sample_weight, total_weight)
+
     def _separated(self, X: Any, labels: np.ndarray, w_std: np.ndarray) -> bool:
         """Whether some rows are fitted with certainty by large coefficients."""
         if np.max(np.abs(w_std), initial=0.0) < 10.0:
@@ -392,11 +460,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits ``X @ coef_.T + intercept_``: shape (n_samples,) for two classes
         (the log-odds of ``classes_[1]``), else (n_samples, n_classes)."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "decision_function", X)
         z = self._logits(self._validate_predict_input(X))
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``softmax(decision_function(X))``; rows sum to 1."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict_proba", X)
         z = self._logits(self._validate_predict_input(X))
         if z.shape[1] == 1:
             return np.stack([sigmoid(-z[:, 0]), sigmoid(z[:, 0])], axis=1)
@@ -405,10 +481,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log-probabilities from a log-softmax of the logits: finite where
         ``log(predict_proba(X))`` would underflow to -inf."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict_log_proba", X)
         return self._log_proba_encoded(self._validate_predict_input(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, ``classes_[argmax_k logits_k]``."""
+        if is_dask_collection(X):
+            from softmax.backends._dask import predict_dask
+
+            return predict_dask(self, "predict", X)
         z = self._logits(self._validate_predict_input(X))
         idx = (z[:, 0] > 0).astype(np.intp) if z.shape[1] == 1 else np.argmax(z, axis=1)
         return self.classes_[idx]

@@ -62,7 +62,7 @@ class Objective:
         self.total_weight = float(np.sum(sample_weight, dtype=np.float64))
         self.blocks = list(row_blocks(X.shape[0], self.datafit.n_rows, block_rows))
         self._cache_key: np.ndarray | None = None
-        self._cache_proba: list[np.ndarray] = []
+        self._cache_proba: Any = []
         self.n_evaluations = 0
         self.n_hessp = 0
 
@@ -89,8 +89,10 @@ class Objective:
         out[: g.size] = g.ravel()
         return out
 
-    def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty)."""
+    # The three sums over blocks of rows: the only place the data is touched.
+    # The chunked and Dask objectives (softmax.backends) override these alone.
+    def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
+        """Weighted loss sum, gradient sum and per-block cache (probabilities) at ``w``."""
         value, grad = 0.0, np.zeros(self.n_params)
         probas = []
         for rows in self.blocks:
@@ -100,6 +102,25 @@ class Objective:
             value += v
             grad += g
             probas.append(p)
+        return value, grad, probas
+
+    def _sum_hessp(self, v: np.ndarray) -> np.ndarray:
+        """Sum of the blocks' Hessian-vector products at the cached point."""
+        out = np.zeros(self.n_params)
+        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
+            out += self.datafit.hessp(v, self.X[rows], proba, self.sample_weight[rows])
+        return out
+
+    def _sum_hessian(self) -> np.ndarray:
+        """Sum of the blocks' Hessians at the cached point."""
+        H = np.zeros((self.n_params, self.n_params))
+        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
+            H += self.datafit.hessian(self.X[rows], proba, self.sample_weight[rows])
+        return H
+
+    def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty)."""
+        value, grad, probas = self._sum_value_and_grad(w)
         self._cache_key, self._cache_proba = w.copy(), probas
         self.n_evaluations += 1
         return value / self.total_weight, grad / self.total_weight
@@ -122,10 +143,7 @@ class Objective:
         # forward() is linear in (W~, b~), so it maps directions as well as points.
         if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
             self.loss_and_grad_original(w_orig)
-        out = np.zeros(self.n_params)
-        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            out += self.datafit.hessp(v_orig, self.X[rows], proba, self.sample_weight[rows])
-        out /= self.total_weight
+        out = self._sum_hessp(v_orig) / self.total_weight
         out += self._penalty_grad(self.penalty.hessp(self._coef(w_orig), self._coef(v_orig)))
         self.n_hessp += 1
         if self.standardization is not None:
@@ -143,10 +161,7 @@ class Objective:
         w_orig = self.to_original(np.asarray(w, dtype=np.float64))
         if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
             self.loss_and_grad_original(w_orig)
-        H = np.zeros((self.n_params, self.n_params))
-        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            H += self.datafit.hessian(self.X[rows], proba, self.sample_weight[rows])
-        H /= self.total_weight
+        H = self._sum_hessian() / self.total_weight
         self._add_penalty_hessian(H, self._coef(w_orig))
         if self.standardization is not None:
             # T^T (H T) = ((H T)^T T)^T, each product O(n_params^2) by T's structure.

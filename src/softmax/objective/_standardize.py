@@ -57,6 +57,21 @@ class Standardization:
         else:
             mean = X.mean(axis=0, dtype=np.float64)
             var = X.var(axis=0, dtype=np.float64)
+        return cls.from_moments(mean, var, n_rows, fit_intercept, l2_strength)
+
+    @classmethod
+    def from_moments(
+        cls,
+        mean: np.ndarray,
+        var: np.ndarray,
+        n_rows: int,
+        fit_intercept: bool,
+        l2_strength: float = 0.0,
+    ) -> Standardization:
+        """As :meth:`from_data`, from column means and (population) variances
+        computed elsewhere (by passes over chunks, or by Dask)."""
+        mean = np.asarray(mean, dtype=np.float64)
+        var = np.asarray(var, dtype=np.float64)
         if not fit_intercept:
             # No intercept to absorb a shift: scale around 0 instead of the mean.
             var = var + mean**2

@@ -1,0 +1,337 @@
+"""Dask backend: the objective summed over the chunks of Dask arrays, on the workers.
+
+How a fit runs (see ``docs/dask.md``):
+
+* X (a row-chunked Dask array, dense or ``scipy.sparse`` chunks, or a Dask
+  DataFrame) and y (Dask array or Series) are *persisted once*: built from
+  their task graphs on the workers and kept there.  Nothing is gathered to the
+  client and nothing is scattered, so a lost worker's chunks are recomputed
+  from the graph.
+* One pass (:func:`~softmax.backends._chunks.chunk_stats` per chunk, combined
+  in a fixed tree) gives the classes, the column means and variances for the
+  internal standardisation, and the checks; labels and weights are then
+  encoded per chunk with the global classes and persisted.
+* The solver runs on the client.  Each evaluation sends ``w`` (one task that
+  every chunk task depends on), runs the in-memory block function on every
+  chunk, keeps each chunk's probabilities on its worker (for the following
+  Hessian-vector products) and sums the (value, gradient) pairs in a fixed
+  tree of ``FAN_IN`` (4) — so the result does not depend on scheduling.
+
+The same code runs on ``distributed`` (the active ``Client``, if any) and on
+Dask's local schedulers: ``dask.persist`` and ``dask.compute`` pick the
+scheduler.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from softmax.backends._chunks import (
+    ChunkStats,
+    add_all,
+    as_float_chunk,
+    chunk_hessian,
+    chunk_hessp,
+    chunk_stats,
+    chunk_value_and_grad,
+    combine_stats,
+    encode_chunk,
+    max_true_log_proba_chunk,
+    tree_reduce,
+)
+from softmax.backends._fit import fit_chunked
+
+__all__ = ["DaskExecutor", "fit_dask", "is_dask_collection", "predict_dask"]
+
+
+def is_dask_collection(obj: Any) -> bool:
+    """Whether ``obj`` is a Dask collection, without importing Dask."""
+    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(
+        obj, "__dask_graph__"
+    )
+
+
+def _is_dataframe_like(obj: Any) -> bool:
+    return hasattr(obj, "to_dask_array") and hasattr(obj, "npartitions")
+
+
+def _to_array(obj: Any, name: str) -> tuple[Any, Any]:
+    """A Dask array (known chunk sizes) from a Dask array, DataFrame or Series;
+    also the column names of a DataFrame with string columns."""
+    import dask.array as da
+
+    names = None
+    if _is_dataframe_like(obj):
+        cols = getattr(obj, "columns", None)
+        if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
+            names = list(cols)
+        # lengths=True counts the rows of each partition (one cheap pass).
+        with warnings.catch_warnings():
+            # String labels become object arrays, which is what we want.
+            warnings.filterwarnings("ignore", "Dask currently has limited support", UserWarning)
+            obj = obj.to_dask_array(lengths=True)
+    if not isinstance(obj, da.Array):
+        raise TypeError(f"{name} must be a Dask array, DataFrame or Series, got {type(obj)}")
+    if any(math.isnan(c) for c in obj.chunks[0]):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (nan) along the rows; call "
+            f"{name}.compute_chunk_sizes() (or to_dask_array(lengths=True)) first"
+        )
+    return obj, names
+
+
+def _prepare(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any, Any]:
+    """Dask arrays X (2-D, one column chunk), y (1-D) and sample_weight with X's row chunks."""
+    import dask.array as da
+
+    if not is_dask_collection(X):
+        # y is the Dask one: split X like y (the data was in memory anyway).
+        y_arr, _ = _to_array(y, "y")
+        X = da.from_array(X, chunks=(y_arr.chunks[0], -1))
+    X, names = _to_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got a Dask array of shape {X.shape}")
+    if is_dask_collection(y):
+        y, _ = _to_array(y, "y")
+    else:
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y has shape {y.shape}, expected ({X.shape[0]},) to match X")
+        y = da.from_array(y, chunks=(X.chunks[0],))
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            f"y has shape {y.shape}: SoftmaxRegression is for exclusive classes (one label per row)"
+        )
+    if y.chunks[0] != X.chunks[0]:
+        raise ValueError(
+            f"X and y are split into different row chunks (X: {X.chunks[0]}, y: {y.chunks[0]}); "
+            "rechunk one like the other, e.g. y = y.rechunk(X.chunks[0])"
+        )
+    if len(X.chunks[1]) > 1:
+        # Each task needs whole rows: one chunk across the columns.
+        X = X.rechunk({1: -1})
+    if sample_weight is not None:
+        if is_dask_collection(sample_weight):
+            sample_weight, _ = _to_array(sample_weight, "sample_weight")
+            if sample_weight.chunks[0] != X.chunks[0]:
+                raise ValueError(
+                    f"sample_weight is split into different row chunks than X "
+                    f"({sample_weight.chunks[0]} vs {X.chunks[0]}); rechunk it like X"
+                )
+        else:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.ndim == 0:
+                sw = np.full(X.shape[0], float(sw))
+            if sw.shape != (X.shape[0],):
+                raise ValueError(
+                    f"sample_weight has shape {sw.shape}, expected ({X.shape[0]},) to match X"
+                )
+            sample_weight = da.from_array(sw, chunks=(X.chunks[0],))
+    return X, y, sample_weight, names
+
+
+def _active_client() -> Any:
+    """The default ``distributed.Client``, or None (Dask's local schedulers)."""
+    import dask
+
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None  # the user chose a local scheduler explicitly
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+class DaskExecutor:
+    """Chunk sums on Dask (see the module docstring); ``w`` and directions travel once
+    per evaluation as one task each, results come back as one reduced array."""
+
+    def __init__(self, X: Any, y: Any, sample_weight: Any = None) -> None:
+        import dask
+
+        self.client = _active_client()
+        X, y, sample_weight, self.feature_names = _prepare(X, y, sample_weight)
+        parts = [X, y] if sample_weight is None else [X, y, sample_weight]
+        # Persist once: the data lives on the workers from here on.
+        parts = dask.persist(*parts)
+        # Holding the persisted collections keeps their futures (and so the data
+        # on the workers, and its lineage for recomputation) alive.
+        self._persisted = parts
+        self.X = parts[0]
+        self.xs = list(parts[0].to_delayed().ravel())
+        self.ys = list(parts[1].to_delayed().ravel())
+        self.sws = list(parts[2].to_delayed().ravel()) if sample_weight is not None else None
+        self.n_chunks = len(self.xs)
+        self._dtype: Any = None
+
+    def stats(self) -> ChunkStats:
+        import dask
+
+        parts = [
+            dask.delayed(chunk_stats, pure=True)(x, y, None if self.sws is None else self.sws[i], i)
+            for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
+        ]
+        root = tree_reduce(parts, dask.delayed(combine_stats, pure=True))
+        (stats,) = dask.compute(root)
+        self._dtype = stats.dtype
+        return stats
+
+    def encode(self, classes: np.ndarray, class_weight: np.ndarray, binary: bool) -> None:
+        import dask
+
+        enc = [
+            dask.delayed(_encode_task, pure=True)(
+                x,
+                y,
+                None if self.sws is None else self.sws[i],
+                classes,
+                class_weight,
+                binary,
+                self._dtype,
+            )
+            for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
+        ]
+        # (X as float in the common dtype, labels, weights) per chunk, on the workers.
+        self.chunks = list(dask.persist(*enc))
+
+    def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
+        import dask
+
+        w_task = dask.delayed(w, pure=True)
+        evals = [dask.delayed(_vg_task, pure=True)(datafit, w_task, c) for c in self.chunks]
+        heads = [dask.delayed(_head, pure=True)(e) for e in evals]
+        root = tree_reduce(heads, dask.delayed(add_all, pure=True))
+        if self.client is not None:
+            # One graph, one round trip: the per-chunk results (with the
+            # probabilities) stay on the workers as futures for hessp.
+            futures = self.client.compute([*evals, root])
+            value, grad = futures[-1].result()
+            return float(value), np.asarray(grad), futures[:-1]
+        evals = list(dask.persist(*evals))
+        heads = [dask.delayed(_head, pure=True)(e) for e in evals]
+        (value, grad) = dask.compute(tree_reduce(heads, dask.delayed(add_all, pure=True)))[0]
+        return float(value), np.asarray(grad), evals
+
+    def _compute(self, root: Any) -> Any:
+        if self.client is not None:
+            return self.client.compute(root).result()
+        return root.compute()
+
+    def hessp(self, datafit: Any, w: np.ndarray, v: np.ndarray, cache: Any) -> np.ndarray:
+        import dask
+
+        v_task = dask.delayed(v, pure=True)
+        parts = [
+            dask.delayed(_hessp_task, pure=True)(datafit, v_task, c, e)
+            for c, e in zip(self.chunks, cache, strict=True)
+        ]
+        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
+
+    def hessian(self, datafit: Any, w: np.ndarray, cache: Any) -> np.ndarray:
+        import dask
+
+        parts = [
+            dask.delayed(_hessian_task, pure=True)(datafit, c, e, w.shape[0])
+            for c, e in zip(self.chunks, cache, strict=True)
+        ]
+        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
+
+    def max_true_log_proba(self, est: Any) -> float:
+        import dask
+
+        parts = [dask.delayed(_max_log_p_task, pure=True)(est, c) for c in self.chunks]
+        return float(self._compute(tree_reduce(parts, dask.delayed(_max, pure=True))))
+
+
+# Task functions (module level so that workers can unpickle them).
+def _encode_task(X: Any, y: Any, sw: Any, classes: Any, cw: Any, binary: bool, dtype: Any):
+    labels, s = encode_chunk(y, sw, classes, cw, binary)
+    return as_float_chunk(X).astype(dtype, copy=False), labels, s
+
+
+def _vg_task(datafit: Any, w: np.ndarray, chunk: tuple[Any, Any, Any]):
+    X, labels, sw = chunk
+    return chunk_value_and_grad(datafit, w, X, labels, sw)
+
+
+def _head(result: tuple[float, np.ndarray, Any]) -> tuple[float, np.ndarray]:
+    return result[0], result[1]
+
+
+def _hessp_task(datafit: Any, v: np.ndarray, chunk: tuple[Any, Any, Any], ev: Any):
+    X, _, sw = chunk
+    return chunk_hessp(datafit, v, X, ev[2], sw)
+
+
+def _hessian_task(datafit: Any, chunk: tuple[Any, Any, Any], ev: Any, n_params: int):
+    X, _, sw = chunk
+    return chunk_hessian(datafit, X, ev[2], sw, n_params)
+
+
+def _max_log_p_task(est: Any, chunk: tuple[Any, Any, Any]) -> float:
+    X, labels, _ = chunk
+    return max_true_log_proba_chunk(est, X, labels)
+
+
+def _max(*xs: float) -> float:
+    return max(xs)
+
+
+def fit_dask(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
+    """``est.fit(X, y, sample_weight)`` for Dask input (see the module docstring)."""
+    executor = DaskExecutor(X, y, sample_weight)
+    return fit_chunked(est, executor, executor.feature_names)
+
+
+# ---------------------------------------------------------------------- #
+# prediction: lazy, block by block, through the in-memory methods
+# ---------------------------------------------------------------------- #
+def _predict_block(est: Any, method: str, block: Any) -> np.ndarray:
+    return getattr(est, method)(block)
+
+
+def predict_dask(est: Any, method: str, X: Any) -> Any:
+    """``est.<method>(X)`` for a Dask array or DataFrame, as a lazy Dask array."""
+    import dask.array as da
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est)
+    n_out = len(est.classes_)
+    one_column = method == "predict" or (method == "decision_function" and n_out == 2)
+    dtype = est.classes_.dtype if method == "predict" else est.coef_.dtype
+    fn = partial(_predict_block, est, method)
+    if _is_dataframe_like(X):
+        import dask
+
+        # The pandas partitions go to the in-memory method as they are, so the
+        # feature names are checked as they would be for a pandas DataFrame.
+        shape = (math.nan,) if one_column else (math.nan, n_out)
+        parts = [
+            da.from_delayed(dask.delayed(fn)(p), shape=shape, dtype=dtype) for p in X.to_delayed()
+        ]
+        return da.concatenate(parts, axis=0)
+    if not isinstance(X, da.Array) or X.ndim != 2:
+        raise ValueError(f"X must be a 2-D Dask array or a Dask DataFrame, got {X!r}")
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    if one_column:
+        return X.map_blocks(fn, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype=dtype))
+    return X.map_blocks(
+        fn, dtype=dtype, chunks=(X.chunks[0], (n_out,)), meta=np.empty((0, 0), dtype=dtype)
+    )

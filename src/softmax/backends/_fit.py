@@ -1,0 +1,231 @@
+"""The estimator's fit over chunks: the objective whose sums an executor forms,
+the fit shared by the Dask and out-of-core paths, and resumable fits.
+
+See :mod:`softmax.backends._chunks` for the executor interface.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from softmax.backends._chunks import ChunkStats, check_stats, class_weights
+from softmax.objective import (
+    L2,
+    Binomial,
+    Multinomial,
+    NoPenalty,
+    Objective,
+    Standardization,
+    unpack,
+)
+
+__all__ = ["ChunkedObjective", "fit_chunked"]
+
+
+# ---------------------------------------------------------------------- #
+# the objective over chunks
+# ---------------------------------------------------------------------- #
+class ChunkedObjective(Objective):
+    """:class:`~softmax.objective.Objective` whose sums over rows are formed by an executor.
+
+    Only the three data sums differ from the in-memory objective; penalty,
+    standardisation and caching are inherited.  ``Objective.__init__`` is not
+    called: there is no in-memory ``X``.
+    """
+
+    def __init__(
+        self,
+        datafit: Any,
+        penalty: Any,
+        executor: Any,
+        n_features: int,
+        total_weight: float,
+        standardization: Standardization | None = None,
+    ) -> None:
+        self.datafit, self.penalty = datafit, penalty
+        self.executor = executor
+        self.standardization = standardization
+        self.n_features = n_features
+        self.total_weight = float(total_weight)
+        self._cache_key: np.ndarray | None = None
+        self._cache_proba: Any = None
+        self.n_evaluations = 0
+        self.n_hessp = 0
+
+    def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
+        return self.executor.value_and_grad(self.datafit, w)
+
+    def _sum_hessp(self, v: np.ndarray) -> np.ndarray:
+        assert self._cache_key is not None
+        return self.executor.hessp(self.datafit, self._cache_key, v, self._cache_proba)
+
+    def _sum_hessian(self) -> np.ndarray:
+        assert self._cache_key is not None
+        return self.executor.hessian(self.datafit, self._cache_key, self._cache_proba)
+
+
+# ---------------------------------------------------------------------- #
+# the estimator's fit over chunks (shared by the Dask and iterator executors)
+# ---------------------------------------------------------------------- #
+def fit_chunked(
+    est: Any,
+    executor: Any,
+    feature_names: Any = None,
+    checkpoint: Any = None,
+    checkpoint_every: int = 10,
+    callback: Callable[[int, float, float], Any] | None = None,
+) -> Any:
+    """Fit ``est`` (a SoftmaxRegression) from an executor; mirrors its in-memory ``fit``.
+
+    With ``checkpoint`` (a path) the solver is the resumable L-BFGS of
+    :mod:`softmax.solvers._lbfgs`, whose state is saved there every
+    ``checkpoint_every`` iterations and resumed from when the file exists.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    from softmax.estimators._softmax_regression import (
+        _DIVERGENCE_BOUND,
+        SeparationWarning,
+        _auto_solver,
+    )
+    from softmax.estimators._validation import check_C
+    from softmax.solvers import get_solver
+
+    kind, tol, max_iter = est._check_params()
+    stats = executor.stats()
+    check_stats(stats, feature_names)
+    classes, n_classes = stats.classes, stats.classes.shape[0]
+    cw = class_weights(est.class_weight, stats)
+    total = float(np.dot(cw, stats.weights))
+    if not total > 0:
+        raise ValueError("sample_weight is zero for every sample; at least one must be positive")
+    binary = n_classes == 2
+    executor.encode(classes, cw, binary)
+
+    if feature_names is not None:
+        est.feature_names_in_ = np.asarray(feature_names, dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    est.n_features_in_ = stats.n_features
+    est.classes_ = classes
+    n_features = stats.n_features
+    datafit: Any = (
+        Binomial(est.fit_intercept) if binary else Multinomial(n_classes, est.fit_intercept)
+    )
+    penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(est.C) * total))
+    scaling = Standardization.from_moments(
+        stats.mean, stats.var, datafit.n_rows, est.fit_intercept, getattr(penalty, "alpha", 0.0)
+    )
+    objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
+
+    w0 = np.zeros(objective.n_params)
+    if est.warm_start and hasattr(est, "coef_"):
+        prev = np.concatenate(
+            [np.ravel(est.coef_), np.ravel(est.intercept_) if est.fit_intercept else []]
+        )
+        if prev.shape == w0.shape:
+            w0 = objective.from_original(prev.astype(np.float64))
+    solver_name = _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
+    solver = get_solver(solver_name)
+    ckpt = None
+    if checkpoint is not None:
+        solver_name, solver, ckpt = _resumable_solver(
+            est, stats, objective.n_params, checkpoint, checkpoint_every
+        )
+    diverging = [False]
+
+    def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
+        if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
+            diverging[0] = True
+        return objective.value_and_grad(w)
+
+    def guarded_callback(it: int, f: float, gnorm: float) -> bool:
+        if est.verbose:
+            print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
+        if callback is not None:
+            callback(it, f, gnorm)
+        return diverging[0]
+
+    try:
+        result = solver(
+            guarded_value_and_grad,
+            w0,
+            hessp=objective.hessp,
+            hessian=objective.hessian,
+            tol=tol,
+            max_iter=max_iter,
+            callback=guarded_callback,
+        )
+    except Exception as exc:
+        if ckpt is None:
+            raise
+        raise RuntimeError(
+            f"the fit stopped at an error ({type(exc).__name__}: {exc}); its last solver state "
+            f"is saved in {str(ckpt.path)!r}: call fit again with the same checkpoint to resume"
+        ) from exc
+    w = objective.to_original(result.x)
+    W, b = unpack(w, datafit.n_rows, n_features, est.fit_intercept)
+    if n_classes > 2:
+        W = W - W.mean(axis=0)
+        b = None if b is None else b - b.mean()
+    dtype = stats.dtype
+    est.coef_ = np.ascontiguousarray(W, dtype=dtype)
+    est.intercept_ = np.zeros(datafit.n_rows, dtype=dtype) if b is None else b.astype(dtype)
+    est.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+    est.objective_history_ = list(result.history)
+    est.converged_ = bool(result.converged)
+    est.solver_ = solver_name
+
+    separated = False
+    if kind is None and not diverging[0] and np.max(np.abs(result.x), initial=0.0) >= 10.0:
+        separated = executor.max_true_log_proba(est) > -1e-9
+    if kind is None and (diverging[0] or separated):
+        warnings.warn(
+            "The classes are separable (or quasi-separable) by the features: the "
+            "unpenalised maximum-likelihood coefficients do not exist (they grow without "
+            "bound), so the fit stopped at large, finite coefficients. Use a penalty "
+            "(penalty='l2' with a finite C) for a well-defined model.",
+            SeparationWarning,
+            stacklevel=3,
+        )
+    elif not result.converged:
+        warnings.warn(
+            f"SoftmaxRegression did not converge: solver {solver_name!r} stopped after "
+            f"{result.n_iter} iterations ({result.message}) with gradient norm "
+            f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
+            f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return est
+
+
+def _resumable_solver(
+    est: Any, stats: ChunkStats, n_params: int, path: Any, every: Any
+) -> tuple[str, Callable[..., Any], Any]:
+    """The resumable L-BFGS bound to the checkpoint at ``path`` (and its saved state)."""
+    from numbers import Integral
+
+    from softmax.estimators._checkpoint import Checkpoint, fingerprint
+    from softmax.solvers._lbfgs import lbfgs_resumable
+
+    if est.solver not in ("auto", "lbfgs"):
+        raise ValueError(
+            f"checkpoint needs the resumable L-BFGS; solver={est.solver!r} cannot be resumed "
+            "(use solver='lbfgs' or 'auto')"
+        )
+    if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
+    ckpt = Checkpoint(path, fingerprint(est, stats))
+    state = ckpt.load(n_params)
+
+    def solver(value_and_grad: Any, x0: np.ndarray, **kw: Any) -> Any:
+        return lbfgs_resumable(
+            value_and_grad, x0, state=state, checkpoint=ckpt, checkpoint_every=int(every), **kw
+        )
+
+    return "lbfgs", solver, ckpt
