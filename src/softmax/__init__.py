@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
+    "MultiLabelLogisticRegression": "softmax.estimators",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
 }
@@ -50,6 +51,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MultiLabelLogisticRegression",
     "SeparationWarning",
     "SoftmaxRegression",
     "__version__",
