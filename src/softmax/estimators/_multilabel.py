@@ -84,6 +84,17 @@ def _indicator(y: Any) -> np.ndarray:
     return Y
 
 
+def _name(label: Any) -> Any:
+    """A label as a Python scalar, so that messages read ``2``, not ``np.int64(2)``."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _names(labels: np.ndarray, limit: int = 5) -> str:
+    """The first ``limit`` labels, comma-separated, and how many more."""
+    shown = ", ".join(repr(_name(c)) for c in labels[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
 class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
     r"""Multi-label logistic regression: an independent sigmoid per label, fitted jointly.
 
@@ -249,7 +260,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             j = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"pos_weight must be finite and > 0; pos_weight[{j}] = {out[j]!r} "
-                f"(label {self.classes_[j]!r})"
+                f"(label {_name(self.classes_[j])!r})"
             )
         return out
 
@@ -261,13 +272,12 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         if constant.size:
             j = int(constant[0])
             state = "absent from" if pos[j] == 0 else "present in"
-            names = ", ".join(repr(c) for c in self.classes_[constant[:5]])
-            more = f" and {constant.size - 5} more" if constant.size > 5 else ""
             raise ValueError(
-                f"label {self.classes_[j]!r} (column {j} of y) is {state} every training "
+                f"label {_name(self.classes_[j])!r} (column {j} of y) is {state} every training "
                 f"sample (with positive weight), so it has one class only: a logistic model needs "
                 "both outcomes. "
-                f"Constant labels: {names}{more}; drop them (they are constant predictions)"
+                f"Constant labels: {_names(self.classes_[constant])}; drop them "
+                "(they are constant predictions)"
             )
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MultiLabelLogisticRegression:
@@ -346,12 +356,8 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver_name
 
         separated = self._separated_labels(X, Y, result.x) if kind is None else []
-        if kind is None and (diverging or separated):
-            which = (
-                f" (labels {', '.join(repr(c) for c in self.classes_[separated[:5]])})"
-                if separated
-                else ""
-            )
+        if kind is None and (diverging or len(separated)):
+            which = f" (labels {_names(self.classes_[separated])})" if len(separated) else ""
             warnings.warn(
                 f"Some labels are separable (or quasi-separable) by the features{which}: the "
                 "unpenalised maximum-likelihood coefficients do not exist (they grow without "
