@@ -38,10 +38,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --write
 	$(PY) benchmarks/bench_fit.py --write
+	$(PY) benchmarks/bench_multilabel.py --write
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --quick
 	$(PY) benchmarks/bench_fit.py --quick
+	$(PY) benchmarks/bench_multilabel.py --quick --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist
