@@ -465,7 +465,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         """The predicted label sets, one tuple of ``classes_`` per row (sorted), the
         inverse of ``MultiLabelBinarizer``; see :meth:`predict` for ``threshold``."""
         Y = self.predict(X, threshold)
-        return [tuple(self.classes_[np.flatnonzero(row)]) for row in Y]
+        return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in Y]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Subset accuracy (every label of a row right), as scikit-learn's multi-label
