@@ -57,9 +57,9 @@ def penalty_kind(penalty: Any, C: Any, l1_ratio: Any) -> str | None:
             raise ValueError(f"penalty={penalty!r} is not available yet; use 'l2' or None")
         raise ValueError(f"penalty={penalty!r} is not one of 'l2' or None")
     if l1_ratio is not None:
-        if not isinstance(l1_ratio, Real) or not 0 <= l1_ratio <= 1:
+        if not isinstance(l1_ratio, Real) or not 0 <= float(l1_ratio) <= 1:
             raise ValueError(f"l1_ratio must be in [0, 1], got l1_ratio={l1_ratio!r}")
-        if l1_ratio > 0 and penalty is not None and C != np.inf:
+        if float(l1_ratio) > 0 and penalty is not None and C != np.inf:
             raise ValueError(
                 f"l1_ratio={l1_ratio!r} asks for an L1 term, which is not available "
                 "yet; use l1_ratio=0 or None"

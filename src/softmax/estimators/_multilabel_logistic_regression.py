@@ -355,7 +355,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = bool(result.converged)
         self.solver_ = solver_name
 
-        separated = self._separated_labels(X, Y, result.x) if kind is None else []
+        separated = self._separated_labels(X, Y, result.x) if kind is None else np.zeros(0, np.intp)
         if kind is None and (diverging or len(separated)):
             which = f" (labels {_names(self.classes_[separated])})" if len(separated) else ""
             warnings.warn(
