@@ -5,6 +5,8 @@ classifier)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -84,6 +86,17 @@ def test_every_solver_reaches_the_same_optimum(solver):
     assert clf.solver_ == solver
     np.testing.assert_allclose(clf.coef_, W, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(clf.intercept_, b, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_solver_is_newton_cholesky_when_tiny_and_newton_cg_otherwise():
+    X, Y = _data(n=100, d=3, n_labels=2)
+    assert MultiLabelLogisticRegression().fit(X, Y).solver_ == "newton-cholesky"
+    rng = np.random.default_rng(0)
+    X = sp.random(100, 600, density=0.02, random_state=0, format="csr")
+    Y = (rng.random((100, 40)) < 0.3).astype(int)  # 24 040 parameters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # two iterations are enough here
+        assert MultiLabelLogisticRegression(max_iter=2).fit(X, Y).solver_ == "newton-cg"
 
 
 def test_unpenalised_matches_one_vs_rest_on_non_separable_data():
