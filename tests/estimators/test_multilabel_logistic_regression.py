@@ -174,6 +174,11 @@ def test_sparse_indicator_and_dataframe_targets():
     for y in (sp.csr_matrix(Y), pd.DataFrame(Y), Y.astype(bool), Y.astype(np.float32)):
         clf = MultiLabelLogisticRegression().fit(X, y)
         np.testing.assert_allclose(clf.coef_, dense.coef_, rtol=1e-12)
+        np.testing.assert_array_equal(clf.classes_, np.arange(4))
+    named = pd.DataFrame(Y, columns=["w", "x", "y", "z"])
+    clf = MultiLabelLogisticRegression().fit(X, named)
+    np.testing.assert_array_equal(clf.classes_, ["w", "x", "y", "z"])
+    assert clf.score(X, named) == dense.score(X, Y)
 
 
 def test_predict_thresholds():

@@ -150,8 +150,8 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_labels,)
         The label names: those of the label sets, sorted
-        (``MultiLabelBinarizer``'s ``classes_``), or ``0 .. n_labels - 1``
-        for an indicator matrix.
+        (``MultiLabelBinarizer``'s ``classes_``), the column names of a
+        DataFrame, or ``0 .. n_labels - 1`` for an indicator matrix.
     coef_ : ndarray of shape (n_labels, n_features)
         The log-odds coefficients of each label, in the dtype of X.
     intercept_ : ndarray of shape (n_labels,)
@@ -239,6 +239,9 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             Y = mlb.fit_transform(y)
             return Y, mlb.classes_
         Y = _indicator(y)
+        columns = getattr(y, "columns", None)  # a DataFrame names its labels
+        if columns is not None and len(columns) == Y.shape[1]:
+            return Y, np.asarray(columns)
         return Y, np.arange(Y.shape[1])
 
     def _pos_weight(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
