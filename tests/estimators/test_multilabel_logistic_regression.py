@@ -324,3 +324,15 @@ _NOT_APPLICABLE = {
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_a_failed_fit_leaves_no_fitted_attributes():
+    from sklearn.exceptions import NotFittedError
+
+    X, Y = _data(n=40)
+    Y[:, 0] = 0
+    clf = MultiLabelLogisticRegression()
+    with pytest.raises(ValueError, match="absent from every"):
+        clf.fit(X, Y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)

@@ -222,6 +222,8 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.classifier_tags.multi_label = True
+        # 1-D targets (exclusive classes, binary or not) are refused, pointing to
+        # SoftmaxRegression: each column of y is one binary problem.
         tags.classifier_tags.multi_class = False
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
@@ -244,7 +246,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             return Y, np.asarray(columns)
         return Y, np.arange(Y.shape[1])
 
-    def _pos_weight(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    def _pos_weight(self, Y: np.ndarray, sw: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """``pos_weight`` as a ``(n_labels,)`` float64 array (ValueError naming it)."""
         n_labels = Y.shape[1]
         pw = self.pos_weight
@@ -270,11 +272,12 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             j = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"pos_weight must be finite and > 0; pos_weight[{j}] = {out[j]!r} "
-                f"(label {_name(self.classes_[j])!r})"
+                f"(label {_name(classes[j])!r})"
             )
         return out
 
-    def _check_not_constant(self, Y: np.ndarray, sw: np.ndarray) -> None:
+    @staticmethod
+    def _check_not_constant(Y: np.ndarray, sw: np.ndarray, classes: np.ndarray) -> None:
         rows = sw > 0
         pos = Y[rows].sum(axis=0)
         n = int(rows.sum())
@@ -283,10 +286,10 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             j = int(constant[0])
             state = "absent from" if pos[j] == 0 else "present in"
             raise ValueError(
-                f"label {_name(self.classes_[j])!r} (column {j} of y) is {state} every training "
+                f"label {_name(classes[j])!r} (column {j} of y) is {state} every training "
                 f"sample (with positive weight), so it has one class only: a logistic model needs "
                 "both outcomes. "
-                f"Constant labels: {_names(self.classes_[constant])}; drop them "
+                f"Constant labels: {_names(classes[constant])}; drop them "
                 "(they are constant predictions)"
             )
 
@@ -340,9 +343,10 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         if Y.shape[1] == 0:
             raise ValueError("y has no labels (0 columns); a classifier needs at least one")
         sw = check_sample_weight(sample_weight, n_samples)
+        # Checked before any attribute is set: a failed fit leaves no half-fitted model.
+        self._check_not_constant(Y, sw, classes)
+        pw = self._pos_weight(Y, sw, classes)
         self.classes_ = classes
-        self._check_not_constant(Y, sw)
-        pw = self._pos_weight(Y, sw)
         self.pos_weight_ = pw
         n_labels = Y.shape[1]
 
@@ -405,7 +409,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
     # predict
     # ------------------------------------------------------------------ #
     def _validate_predict_input(self, X: Any) -> Any:
-        check_is_fitted(self)
+        check_is_fitted(self, "coef_")
         X = validate_data(
             self,
             X,
@@ -473,7 +477,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         ndarray of int of shape (n_samples, n_labels)
             Column ``l`` is label ``classes_[l]``.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "coef_")
         cut = self._thresholds(self.threshold if threshold is None else threshold)
         z = self._logits(self._validate_predict_input(X))
         return (z > cut.astype(z.dtype)).astype(np.int64)
