@@ -52,3 +52,41 @@ def test_all_contains_the_special_functions():
 
 def test_version():
     assert isinstance(softmax.__version__, str) and softmax.__version__
+
+
+def test_metrics_module_is_light():
+    # softmax.metrics needs NumPy only: no scikit-learn, no plotting or data-frame library
+    code = (
+        "import sys, softmax.metrics\n"
+        f"heavy = [m for m in {(*HEAVY, 'sklearn')!r} if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "", f"`import softmax.metrics` imported {out.stdout.strip()}"
+
+
+def test_temperature_scaling_is_exported_lazily():
+    assert "TemperatureScaling" in softmax.__all__
+    from softmax.estimators import TemperatureScaling
+
+    assert softmax.TemperatureScaling is TemperatureScaling
+
+
+def test_model_file_api_is_lazy_and_light():
+    # (scikit-learn itself imports pandas when present, so only onnx and co. are checked)
+    assert {"ModelFileError", "load", "save"} <= set(softmax.__all__)
+    code = (
+        "import sys, softmax\n"
+        "assert 'softmax.io' not in sys.modules\n"
+        "softmax.save, softmax.load, softmax.ModelFileError\n"
+        "import softmax.io\n"
+        "heavy = [m for m in ('onnx', 'onnxruntime', 'torch', 'matplotlib') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "", f"`import softmax.io` imported {out.stdout.strip()}"
+    assert issubclass(softmax.ModelFileError, ValueError)

@@ -30,9 +30,13 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
+    "ModelFileError": "softmax.io",
     "MultiLabelLogisticRegression": "softmax.estimators",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
+    "TemperatureScaling": "softmax.estimators",
+    "load": "softmax.io",
+    "save": "softmax.io",
 }
 
 
@@ -51,9 +55,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ModelFileError",
     "MultiLabelLogisticRegression",
     "SeparationWarning",
     "SoftmaxRegression",
+    "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
@@ -63,12 +69,14 @@ __all__ = [
     "cross_entropy_grad",
     "entropy",
     "kl_divergence",
+    "load",
     "log_sigmoid",
     "log_softmax",
     "log_softmax_vjp",
     "logsumexp",
     "nll_loss",
     "nll_loss_grad",
+    "save",
     "sigmoid",
     "softmax",
     "softmax_vjp",

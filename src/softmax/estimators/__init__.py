@@ -3,5 +3,11 @@
 from softmax.estimators._fitting import SeparationWarning
 from softmax.estimators._multilabel_logistic_regression import MultiLabelLogisticRegression
 from softmax.estimators._softmax_regression import SoftmaxRegression
+from softmax.estimators._temperature import TemperatureScaling
 
-__all__ = ["MultiLabelLogisticRegression", "SeparationWarning", "SoftmaxRegression"]
+__all__ = [
+    "MultiLabelLogisticRegression",
+    "SeparationWarning",
+    "SoftmaxRegression",
+    "TemperatureScaling",
+]
