@@ -41,11 +41,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --write
 	$(PY) benchmarks/bench_fit.py --write
 	$(PY) benchmarks/bench_dask.py --write
+	$(PY) benchmarks/bench_multilabel.py --write
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --quick
 	$(PY) benchmarks/bench_fit.py --quick
 	$(PY) benchmarks/bench_dask.py --quick --chunks 1,3
+	$(PY) benchmarks/bench_multilabel.py --quick --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist

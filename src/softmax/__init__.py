@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Chunks": "softmax.backends._iterator",
     "ModelFileError": "softmax.io",
+    "MultiLabelLogisticRegression": "softmax.estimators",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
     "TemperatureScaling": "softmax.estimators",
@@ -57,6 +58,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Chunks",
     "ModelFileError",
+    "MultiLabelLogisticRegression",
     "SeparationWarning",
     "SoftmaxRegression",
     "TemperatureScaling",

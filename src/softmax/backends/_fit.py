@@ -87,10 +87,11 @@ def fit_chunked(
     """
     from sklearn.exceptions import ConvergenceWarning
 
-    from softmax.estimators._softmax_regression import (
-        _DIVERGENCE_BOUND,
+    from softmax.estimators._fitting import (
+        DIVERGENCE_BOUND,
         SeparationWarning,
-        _auto_solver,
+        auto_solver,
+        warm_start_point,
     )
     from softmax.estimators._validation import check_C
     from softmax.solvers import get_solver
@@ -122,14 +123,8 @@ def fit_chunked(
     )
     objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
 
-    w0 = np.zeros(objective.n_params)
-    if est.warm_start and hasattr(est, "coef_"):
-        prev = np.concatenate(
-            [np.ravel(est.coef_), np.ravel(est.intercept_) if est.fit_intercept else []]
-        )
-        if prev.shape == w0.shape:
-            w0 = objective.from_original(prev.astype(np.float64))
-    solver_name = _auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
+    w0 = warm_start_point(est, objective)
+    solver_name = auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
     solver = get_solver(solver_name)
     ckpt = None
     if checkpoint is not None:
@@ -139,7 +134,7 @@ def fit_chunked(
     diverging = [False]
 
     def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
-        if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
+        if kind is None and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
             diverging[0] = True
         return objective.value_and_grad(w)
 

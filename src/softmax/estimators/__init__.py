@@ -1,6 +1,13 @@
 """scikit-learn compatible estimators built on the objectives and solvers."""
 
-from softmax.estimators._softmax_regression import SeparationWarning, SoftmaxRegression
+from softmax.estimators._fitting import SeparationWarning
+from softmax.estimators._multilabel_logistic_regression import MultiLabelLogisticRegression
+from softmax.estimators._softmax_regression import SoftmaxRegression
 from softmax.estimators._temperature import TemperatureScaling
 
-__all__ = ["SeparationWarning", "SoftmaxRegression", "TemperatureScaling"]
+__all__ = [
+    "MultiLabelLogisticRegression",
+    "SeparationWarning",
+    "SoftmaxRegression",
+    "TemperatureScaling",
+]

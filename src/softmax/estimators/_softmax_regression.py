@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -16,12 +15,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax.backends._dask import is_dask_collection
 from softmax.backends._iterator import Chunks
+from softmax.estimators._fitting import (
+    SeparationWarning,
+    check_fit_params,
+    penalty_kind,
+    run_solver,
+    warm_start_point,
+)
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
     check_labels,
     check_sample_weight,
-    check_tol_max_iter,
 )
 from softmax.objective import (
     L2,
@@ -32,36 +37,9 @@ from softmax.objective import (
     Standardization,
     unpack,
 )
-from softmax.solvers import SOLVERS, get_solver
 from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
 
 __all__ = ["SeparationWarning", "SoftmaxRegression"]
-
-# Standardised coefficients this large mean odds of e**1000 per standard
-# deviation of a feature: the weights are running off to infinity.
-_DIVERGENCE_BOUND = 1e3
-
-
-class SeparationWarning(ConvergenceWarning):
-    """The unpenalised maximum-likelihood estimate does not exist (separable classes)."""
-
-
-def _auto_solver(n_samples: int, n_params: int) -> str:
-    """Newton-Cholesky while forming the full Hessian is negligible; trust-region
-    Newton-CG while a Hessian-vector product is cheap enough that its quadratic
-    convergence pays; L-BFGS for very many parameters.
-
-    Forming the Hessian costs about ``n_samples * n_params**2 / 2`` multiply-adds
-    per iteration against ``2 * n_samples * n_params`` (plus a fixed Python
-    overhead) per Hessian-vector product.  Measured (2-core machine), the full
-    Hessian wins only while it is tiny: iris (15 parameters) and 1000 x 10 x 3
-    are faster with it, but 5000 x 20 x 5 (105 parameters), digits (650),
-    200k x 54 x 7 (385) and 10k x 200 x 10 (2010) are 1.5-5x slower than
-    Newton-CG, which needs few CG iterations per step there.
-    """
-    if n_params <= 200 and n_samples * n_params**2 <= 10_000_000:
-        return "newton-cholesky"
-    return "newton-cg" if n_params <= 20_000 else "lbfgs"
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -183,31 +161,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     def _penalty_kind(self) -> str | None:
         """``"l2"`` or ``None``, reconciling ``penalty``, ``C`` and ``l1_ratio``."""
-        C = check_C(self.C)
-        if self.penalty not in ("l2", None):
-            if self.penalty in ("l1", "elasticnet"):
-                raise ValueError(f"penalty={self.penalty!r} is not available yet; use 'l2' or None")
-            raise ValueError(f"penalty={self.penalty!r} is not one of 'l2' or None")
-        if self.l1_ratio is not None:
-            if not isinstance(self.l1_ratio, Real) or not 0 <= self.l1_ratio <= 1:
-                raise ValueError(f"l1_ratio must be in [0, 1], got l1_ratio={self.l1_ratio!r}")
-            if self.l1_ratio > 0 and self.penalty is not None and C != np.inf:
-                raise ValueError(
-                    f"l1_ratio={self.l1_ratio!r} asks for an L1 term, which is not available "
-                    "yet; use l1_ratio=0 or None"
-                )
-        if self.penalty is None or C == np.inf:
-            return None
-        return "l2"
+        return penalty_kind(self.penalty, self.C, self.l1_ratio)
 
     def _check_params(self) -> tuple[str | None, float, int]:
-        kind = self._penalty_kind()
-        tol, max_iter = check_tol_max_iter(self.tol, self.max_iter)
-        if self.solver != "auto" and self.solver not in SOLVERS:
-            get_solver(self.solver)  # raises with the list of known solvers
-        if not isinstance(self.verbose, Integral | bool):
-            raise ValueError(f"verbose must be an int, got verbose={self.verbose!r}")
-        return kind, tol, max_iter
+        return check_fit_params(self)
 
     # ------------------------------------------------------------------ #
     # fit
@@ -314,41 +271,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         objective = Objective(datafit, penalty, X, labels, sw, scaling)
 
-        w0 = np.zeros(objective.n_params)
-        if self.warm_start and hasattr(self, "coef_"):
-            prev = np.concatenate(
-                [np.ravel(self.coef_), np.ravel(self.intercept_) if self.fit_intercept else []]
-            )
-            if prev.shape == w0.shape:
-                w0 = objective.from_original(prev.astype(np.float64))
-
-        solver_name = (
-            _auto_solver(n_samples, objective.n_params) if self.solver == "auto" else self.solver
-        )
-        solver = get_solver(solver_name)
-        diverging = [False]
-
-        def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
-            # Without a penalty, weights running off to infinity mean separation.
-            if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
-                diverging[0] = True
-            return objective.value_and_grad(w)
-
-        def guarded_callback(it: int, f: float, gnorm: float) -> bool:
-            if self.verbose:
-                print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
-            if callback is not None:
-                callback(it, f, gnorm)
-            return diverging[0]  # True stops the solver
-
-        result = solver(
-            guarded_value_and_grad,
-            w0,
-            hessp=objective.hessp,
-            hessian=objective.hessian,
+        result, solver_name, diverging = run_solver(
+            objective,
+            warm_start_point(self, objective),
+            kind=kind,
+            solver=self.solver,
             tol=tol,
             max_iter=max_iter,
-            callback=guarded_callback,
+            verbose=self.verbose,
+            name="SoftmaxRegression",
+            callback=callback,
         )
         w = objective.to_original(result.x)
         W, b = unpack(w, datafit.n_rows, n_features, self.fit_intercept)
@@ -368,7 +300,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver_name
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
-        if kind is None and (diverging[0] or self._separated(X, labels, result.x)):
+        if kind is None and (diverging or self._separated(X, labels, result.x)):
             warnings.warn(
                 "The classes are separable (or quasi-separable) by the features: the "
                 "unpenalised maximum-likelihood coefficients do not exist (they grow without "

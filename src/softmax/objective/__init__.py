@@ -4,8 +4,18 @@ The coefficient layout is documented once, in :mod:`softmax.objective._datafit`.
 """
 
 from softmax.objective._datafit import Binomial, Multinomial, unpack
+from softmax.objective._multilabel import MultiLabel
 from softmax.objective._objective import Objective
 from softmax.objective._penalties import L2, NoPenalty
 from softmax.objective._standardize import Standardization
 
-__all__ = ["L2", "Binomial", "Multinomial", "NoPenalty", "Objective", "Standardization", "unpack"]
+__all__ = [
+    "L2",
+    "Binomial",
+    "MultiLabel",
+    "Multinomial",
+    "NoPenalty",
+    "Objective",
+    "Standardization",
+    "unpack",
+]

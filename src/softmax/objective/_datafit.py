@@ -6,7 +6,9 @@ This is the one place the layout is defined; everything else refers here.
 
 A model has ``n_rows`` coefficient rows: ``n_classes`` for the multinomial
 (softmax) model, 1 for the binomial (logistic) model, whose single row holds
-the log-odds of the second class, as ``LogisticRegression.coef_`` does.  The
+the log-odds of the second class, as ``LogisticRegression.coef_`` does, and
+``n_labels`` for the multi-label model (:mod:`softmax.objective._multilabel`),
+one row of log-odds per label.  The
 parameters form one flat float64 vector::
 
     w = concatenate([W.ravel(), b])       # W: (n_rows, n_features), C order

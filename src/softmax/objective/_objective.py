@@ -30,12 +30,13 @@ class Objective:
 
     Parameters
     ----------
-    datafit : Multinomial or Binomial
+    datafit : Multinomial, Binomial or MultiLabel
         The data-fit term.
     penalty : object
         A smooth penalty of :mod:`softmax.objective._penalties`.
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-    labels : ndarray of int of shape (n_samples,)
+    labels : ndarray of int of shape (n_samples,), or of shape (n_samples, n_labels)
+        Class labels; the 0/1 target matrix for :class:`MultiLabel`.
     sample_weight : ndarray of shape (n_samples,)
         Sample weights times class weights, not all zero.
     standardization : Standardization, optional
