@@ -165,6 +165,36 @@ def test_float32_is_computed_in_float32_and_close_to_float64():
     np.testing.assert_allclose(f32.coef_, f64.coef_, atol=1e-3 * scale)
 
 
+def _overlapping_classes(n_classes, n_samples=600, n_features=8, seed=0):
+    # Labels drawn from a softmax model: never separable, the MLE exists.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    logits = X @ rng.normal(size=(n_features, n_classes))
+    u = rng.random((n_samples, 1))
+    y = (u > np.cumsum(np.exp(log_softmax(logits)), axis=1)).sum(axis=1)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "name, penalty",
+    [("breast_cancer", "l2"), ("wine", "l2"), ("binary", None), ("multiclass", None)],
+)
+def test_float32_fit_stops_at_float32_precision(name, penalty):
+    # float32 logits bound every evaluation's accuracy (~1e-7 relative): the
+    # default tol=1e-8 is then unreachable, and the solver must stop as soon as
+    # its progress is lost in rounding -- converged, no warning, few iterations
+    # -- instead of running to max_iter (as Newton-Cholesky once did).
+    if name in ("binary", "multiclass"):
+        X, y = _overlapping_classes(2 if name == "binary" else 4)
+    else:
+        X, y = _data(name)
+    clf = SoftmaxRegression(penalty=penalty, solver="newton-cholesky").fit(X.astype(np.float32), y)
+    assert clf.converged_ and clf.n_iter_[0] < 50
+    ref = SoftmaxRegression(penalty=penalty, solver="newton-cholesky").fit(X, y)
+    gap = clf.objective_history_[-1] - ref.objective_history_[-1]
+    assert abs(gap) <= 1e-5 * abs(ref.objective_history_[-1])
+
+
 def test_refit_is_bitwise_identical():
     X, y = _data("wine")
     a = SoftmaxRegression().fit(X, y).coef_

@@ -154,6 +154,7 @@ def fit_chunked(
             tol=tol,
             max_iter=max_iter,
             callback=guarded_callback,
+            precision=float(np.finfo(stats.dtype).eps),
         )
     except Exception as exc:
         if ckpt is None:

@@ -109,6 +109,7 @@ def run_solver(
     verbose: Any,
     name: str,
     callback: Callable[[int, float, float], Any] | None = None,
+    dtype: Any = np.float64,
 ) -> tuple[SolverResult, str, bool]:
     """Minimise ``objective`` from ``w0``; returns ``(result, solver_name, diverging)``.
 
@@ -117,7 +118,9 @@ def run_solver(
     passes :data:`DIVERGENCE_BOUND` (weights running off to infinity:
     separation), and ``diverging`` says so.  ``verbose`` prints one line per
     iteration prefixed by ``[name]``; ``callback(iteration, objective, grad_norm)``
-    is called after each iteration (its return value is ignored).
+    is called after each iteration (its return value is ignored).  ``dtype`` is
+    the data's: float32 data has its logits computed in float32, which bounds
+    the accuracy of every evaluation (the solvers' ``precision``).
     """
     solver_name = (
         auto_solver(objective.X.shape[0], objective.n_params) if solver == "auto" else solver
@@ -145,5 +148,6 @@ def run_solver(
         tol=tol,
         max_iter=max_iter,
         callback=guarded_callback,
+        precision=float(np.finfo(dtype).eps),
     )
     return result, solver_name, diverging[0]

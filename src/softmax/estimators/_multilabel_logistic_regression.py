@@ -367,6 +367,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
             max_iter=max_iter,
             verbose=self.verbose,
             name="MultiLabelLogisticRegression",
+            dtype=X.dtype,
         )
         W, b = unpack(objective.to_original(result.x), n_labels, n_features, self.fit_intercept)
         self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)

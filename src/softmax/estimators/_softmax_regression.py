@@ -281,6 +281,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             name="SoftmaxRegression",
             callback=callback,
+            dtype=X.dtype,
         )
         w = objective.to_original(result.x)
         W, b = unpack(w, datafit.n_rows, n_features, self.fit_intercept)

@@ -28,7 +28,6 @@ from softmax.solvers._result import SolverResult
 __all__ = ["LBFGSState", "lbfgs_resumable"]
 
 _EPS = float(np.finfo(np.float64).eps)
-_SQRT_EPS = float(np.sqrt(_EPS))
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 50
 
@@ -73,6 +72,7 @@ def lbfgs_resumable(
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
+    precision: float = _EPS,
     memory: int = 20,
     state: LBFGSState | None = None,
     checkpoint: Any = None,
@@ -142,7 +142,7 @@ def lbfgs_resumable(
         raise
     save()
     gnorm = float(np.max(np.abs(st.g), initial=0.0))
-    at_precision = stalled and gnorm <= _SQRT_EPS * max(1.0, abs(st.f))
+    at_precision = stalled and gnorm <= np.sqrt(precision) * max(1.0, abs(st.f))
     converged = converged or at_precision
     return SolverResult(
         x=st.x.copy(),

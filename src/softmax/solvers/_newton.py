@@ -12,6 +12,12 @@ unpenalised).  The gradient is orthogonal to those directions, so the Newton
 system is consistent; it is solved with a tiny ridge ``delta * I`` (relative to
 the Hessian's mean diagonal), raised until Cholesky succeeds, with a
 symmetric-eigendecomposition pseudo-inverse as the last resort.
+
+Near the optimum the decrease a Newton step predicts, ``-g·d / 2``, falls below
+what the objective's evaluations can resolve (``precision * |f|``); from there
+on, steps only move in the rounding noise (with float32 data they can do so
+for ever), so the run stops as a stall, which counts as converged when the
+gradient is at the precision's square root (see ``_Monitor.result``).
 """
 
 from __future__ import annotations
@@ -23,17 +29,19 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
 
 from softmax.solvers._result import SolverResult
-from softmax.solvers._scipy import Hessp, ValueAndGrad, _Monitor
+from softmax.solvers._scipy import EPS, Hessp, ValueAndGrad, _Monitor
 
 __all__ = ["newton_cholesky"]
 
 Hessian = Callable[[np.ndarray], np.ndarray]
 
-_EPS = float(np.finfo(np.float64).eps)
 # Armijo sufficient-decrease constant and the most step halvings per iteration.
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
-# The first ridge, relative to the mean of the Hessian's diagonal.
+# The first ridge, relative to the mean of the Hessian's diagonal, and never
+# below the evaluations' precision: the gradient is orthogonal to the Hessian's
+# null space only up to rounding (float32 data: ~1e-7), and a smaller ridge
+# would turn that rounding into a huge step along the null space.
 _RIDGE = 1e-10
 
 
@@ -44,7 +52,7 @@ def _hessian_from_hessp(hessp: Hessp, x: np.ndarray) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _newton_direction(H: np.ndarray, g: np.ndarray, precision: float = EPS) -> np.ndarray:
     """Solve ``H d = -g`` for a symmetric positive semi-definite ``H``."""
     n = g.shape[0]
     if n == 0:
@@ -53,7 +61,7 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     scale = float(np.mean(np.abs(diag))) if np.all(np.isfinite(diag)) else 0.0
     if not np.isfinite(scale) or scale <= 0.0:
         scale = 1.0
-    delta = _RIDGE * scale
+    delta = max(_RIDGE, precision) * scale
     for _ in range(6):
         try:
             factor = cho_factor(H + delta * np.eye(n), lower=False, check_finite=True)
@@ -66,7 +74,7 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
         vals, vecs = eigh(0.5 * (H + H.T))
     except (LinAlgError, ValueError):
         return -g
-    keep = vals > _EPS * n * max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
+    keep = vals > EPS * n * max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
     if not np.any(keep):
         return -g
     return -(vecs[:, keep] @ ((vecs[:, keep].T @ g) / vals[keep]))
@@ -81,6 +89,7 @@ def newton_cholesky(
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
+    precision: float = EPS,
 ) -> SolverResult:
     """Newton's method: full Hessian, Cholesky solve, Armijo backtracking.
 
@@ -90,7 +99,7 @@ def newton_cholesky(
     """
     if hessian is None and hessp is None:
         raise ValueError("newton_cholesky needs hessian (or hessp, to form it column by column)")
-    mon = _Monitor(value_and_grad, tol, callback)
+    mon = _Monitor(value_and_grad, tol, callback, precision)
     x = np.array(x0, dtype=np.float64)
     f, g = mon.evaluate(x)
     mon.history.append(f)
@@ -100,10 +109,14 @@ def newton_cholesky(
     try:
         while n_iter < max_iter:
             H = hessian(x) if hessian is not None else _hessian_from_hessp(hessp, x)  # type: ignore[misc]
-            d = _newton_direction(np.asarray(H, dtype=np.float64), g)
+            d = _newton_direction(np.asarray(H, dtype=np.float64), g, precision)
             slope = float(g @ d)
             if not np.isfinite(slope) or slope >= 0.0:
                 d, slope = -g, -float(g @ g)
+            elif -slope <= 2.0 * precision * abs(f):
+                # The predicted decrease is below the objective's resolution.
+                message, stalled = "Newton decrement below the evaluations' precision", True
+                break
             gnorm = float(np.max(np.abs(g), initial=0.0))
             step, accepted = 1.0, False
             for _ in range(_MAX_HALVINGS):
@@ -116,7 +129,7 @@ def newton_cholesky(
                     # At machine precision the decrease is lost in rounding:
                     # accept a step that does not raise f beyond rounding and
                     # reduces the gradient.
-                    if f_new - f <= 4 * _EPS * abs(f) and (
+                    if f_new - f <= 4 * precision * abs(f) and (
                         float(np.max(np.abs(g_new), initial=0.0)) < gnorm
                     ):
                         accepted = True

@@ -9,8 +9,11 @@ relative to the objective's scale.  The objective is a weighted *mean* loss
 within about 1e-6 relative of the optimal objective on realistic data, where
 scikit-learn's ``tol = 1e-4`` stops 1e-4 to 1e-2 short.  A solver that can no
 longer decrease the objective at machine precision while the gradient is below
-``sqrt(eps) * max(1, |f|)`` also counts as converged: a tighter ``tol`` than
-float64 can resolve is not an error.
+``sqrt(precision) * max(1, |f|)`` also counts as converged: a tighter ``tol`` than
+the arithmetic can resolve is not an error.  ``precision`` is the relative
+accuracy of the objective's evaluations: float64's epsilon by default, float32's
+when the estimator computes the logits of float32 data in float32 (their
+gradient is then only good to about 1e-7 relative, whatever ``tol`` asks).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from softmax.solvers._result import SolverResult
 
 __all__ = ["lbfgs", "newton_cg"]
 
-_SQRT_EPS = float(np.sqrt(np.finfo(np.float64).eps))
+EPS = float(np.finfo(np.float64).eps)
 
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 Hessp = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -39,9 +42,11 @@ class _Monitor:
         value_and_grad: ValueAndGrad,
         tol: float,
         callback: Callable[[int, float, float], bool | None] | None,
+        precision: float = EPS,
     ) -> None:
         self._fg = value_and_grad
         self.tol = tol
+        self.precision = precision
         self.callback = callback
         self.history: list[float] = []
         self.last: tuple[np.ndarray, float, np.ndarray] | None = None
@@ -84,9 +89,9 @@ class _Monitor:
     ) -> SolverResult:
         f, g = self.evaluate(np.asarray(x, dtype=np.float64))
         gnorm = float(np.max(np.abs(g), initial=0.0))
-        # A stall (no decrease left at machine precision) with a gradient at the
-        # square root of the precision is as converged as float64 allows.
-        at_precision = stalled and gnorm <= _SQRT_EPS * max(1.0, abs(f))
+        # A stall (no decrease left at the evaluations' precision) with a gradient
+        # at the square root of that precision is as converged as the arithmetic allows.
+        at_precision = stalled and gnorm <= np.sqrt(self.precision) * max(1.0, abs(f))
         converged = self.converged or self.met(f, g) or at_precision
         return SolverResult(
             x=np.asarray(x, dtype=np.float64),
@@ -108,6 +113,7 @@ def lbfgs(
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
+    precision: float = EPS,
     memory: int = 20,
 ) -> SolverResult:
     """Limited-memory BFGS (SciPy's L-BFGS-B without bounds).
@@ -115,7 +121,7 @@ def lbfgs(
     ``hessp`` and ``hessian`` are accepted and ignored so every solver has one
     signature.
     """
-    mon = _Monitor(value_and_grad, tol, callback)
+    mon = _Monitor(value_and_grad, tol, callback, precision)
     f0, _ = mon.evaluate(np.asarray(x0, dtype=np.float64))
     mon.history.append(f0)
     res = minimize(
@@ -149,6 +155,7 @@ def newton_cg(
     tol: float = 1e-8,
     max_iter: int = 1000,
     callback: Any = None,
+    precision: float = EPS,
 ) -> SolverResult:
     """Trust-region Newton-CG (Steihaug-Toint truncated CG, SciPy's ``trust-ncg``).
 
@@ -158,7 +165,7 @@ def newton_cg(
     """
     if hessp is None:
         raise ValueError("newton_cg needs hessp, the Hessian-vector product")
-    mon = _Monitor(value_and_grad, tol, callback)
+    mon = _Monitor(value_and_grad, tol, callback, precision)
     f0, _ = mon.evaluate(np.asarray(x0, dtype=np.float64))
     mon.history.append(f0)
     res = minimize(
