@@ -1,0 +1,313 @@
+"""Proximal solvers for ``F(x) = f(x) + h(x)``: smooth ``f``, non-smooth ``h``.
+
+They see only callables: ``value_and_grad(x) -> (f, g)`` and ``hessp(x, v)``
+(or ``hessian(x)``) for ``f``, and ``nonsmooth``, an object with
+``value(x)``, ``prox(x, step)`` and ``min_norm_subgradient(x, g)`` for ``h``
+(:class:`softmax.objective.ProxTerm`); without it ``h = 0``.
+
+Stopping rule: the one of :mod:`softmax.solvers._scipy` with the gradient
+replaced by the least-norm subgradient ``r = g + dh(x)`` (the KKT residual,
+zero exactly at a minimiser): ``max|r| <= tol * max(1, |F|)``.  For a smooth
+problem it is the gradient rule itself.
+
+* ``prox-newton``: proximal Newton (Lee, Sun and Saunders, 2014; the scheme
+  of glmnet and newGLMNET): each outer step minimises the quadratic model
+  ``g.d + d.H d / 2 + h(x + d)`` with the exact Hessian, inexactly, by FISTA
+  with restart (one Hessian-vector product per inner step), then backtracks
+  along ``d`` with Armijo's rule on ``F``.  The inner accuracy tightens with
+  the outer residual, so the convergence is superlinear near the optimum; the
+  iterates come out of a prox, so their zeros are exact.
+* ``fista``: accelerated proximal gradient with backtracking on the Lipschitz
+  constant and function-value restart (Beck and Teboulle, 2009; O'Donoghue and
+  Candès, 2015): one gradient per step, for when Hessian products are
+  unavailable or too costly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from softmax.solvers._result import SolverResult
+from softmax.solvers._scipy import Hessp, ValueAndGrad
+
+__all__ = ["fista", "prox_newton"]
+
+_EPS = float(np.finfo(np.float64).eps)
+_SQRT_EPS = float(np.sqrt(_EPS))
+_ARMIJO = 1e-4
+_MAX_HALVINGS = 50
+# Power-iteration steps for the largest eigenvalue of the Hessian: many on the
+# first outer step, few afterwards (warm-started from the last eigenvector).
+_POWER_FIRST, _POWER_NEXT = 20, 4
+
+
+class _NoPenalty:
+    """``h = 0``: the proximal solvers then minimise ``f`` alone."""
+
+    def value(self, x: np.ndarray) -> float:
+        return 0.0
+
+    def prox(self, x: np.ndarray, step: float) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    def min_norm_subgradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return np.asarray(g, dtype=np.float64)
+
+
+def _max_abs(v: np.ndarray) -> float:
+    return float(np.max(np.abs(v), initial=0.0))
+
+
+class _Run:
+    """Outer-iteration bookkeeping shared by both solvers: history, rule, callback."""
+
+    def __init__(self, tol: float, callback: Callable[[int, float, float], Any] | None) -> None:
+        self.tol, self.callback = tol, callback
+        self.history: list[float] = []
+
+    def met(self, F: float, rnorm: float) -> bool:
+        return rnorm <= self.tol * max(1.0, abs(F))
+
+    def record(self, F: float, rnorm: float) -> bool:
+        """Append ``F``; True when the callback asks to stop."""
+        self.history.append(F)
+        if self.callback is not None and len(self.history) > 1:
+            return bool(self.callback(len(self.history) - 1, F, rnorm))
+        return False
+
+    def result(
+        self, x: np.ndarray, F: float, rnorm: float, n_iter: int, message: str, stalled: bool
+    ) -> SolverResult:
+        converged = self.met(F, rnorm) or (stalled and rnorm <= _SQRT_EPS * max(1.0, abs(F)))
+        return SolverResult(
+            x=x,
+            fun=F,
+            grad_norm=rnorm,
+            n_iter=n_iter,
+            converged=converged,
+            message="converged" if converged else message,
+            history=self.history,
+        )
+
+
+def _largest_eigenvalue(
+    matvec: Callable[[np.ndarray], np.ndarray], v: np.ndarray, n_steps: int
+) -> tuple[float, np.ndarray]:
+    """Power iteration on a positive semi-definite operator: ``(lambda_max, vector)``."""
+    lam = 0.0
+    for _ in range(n_steps):
+        nv = float(np.linalg.norm(v))
+        if nv == 0.0 or not np.isfinite(nv):
+            break
+        v = v / nv
+        Hv = matvec(v)
+        lam = float(v @ Hv)
+        v = Hv
+    nv = float(np.linalg.norm(v))
+    return max(lam, 0.0), (v / nv if nv > 0 and np.isfinite(nv) else v)
+
+
+def _solve_model(
+    x: np.ndarray,
+    g: np.ndarray,
+    matvec: Callable[[np.ndarray], np.ndarray],
+    h: Any,
+    L: float,
+    inner_tol: float,
+    max_inner: int,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """FISTA on ``q(z) = g.(z - x) + (z - x).H(z - x) / 2 + h(z)``.
+
+    Returns ``(z, H (z - x), L, n_inner)``.  ``H (y - x)`` at the extrapolated
+    point is a combination of the products at the last two iterates, so each
+    step costs one product; that product also gives the exact curvature along
+    the step (for backtracking ``L`` when the power iteration underestimated
+    it) and the model's value (for monotone restarts).
+    """
+    h_x = h.value(x)
+    z, Hz, q_z = x, np.zeros_like(x), h_x  # q(x) = h(x)
+    y, Hy = z, Hz
+    theta = 1.0
+    n_inner = 0
+    while n_inner < max_inner:
+        n_inner += 1
+        grad_y = g + Hy
+        while True:
+            z_new = h.prox(y - grad_y / L, 1.0 / L)
+            dz = z_new - x
+            Hz_new = matvec(dz)
+            step = z_new - y
+            curvature = float(step @ (Hz_new - Hy))
+            if curvature <= L * float(step @ step) * (1.0 + 1e-10) or L > 1e300:
+                break
+            L *= 2.0
+        q_new = float(g @ dz) + 0.5 * float(dz @ Hz_new) + h.value(z_new)
+        if q_new > q_z and theta > 1.0:
+            # Momentum overshot: restart from the last iterate.
+            y, Hy, theta = z, Hz, 1.0
+            continue
+        residual = _max_abs(h.min_norm_subgradient(z_new, g + Hz_new))
+        theta_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * theta * theta))
+        beta = (theta - 1.0) / theta_new
+        y = z_new + beta * (z_new - z)
+        Hy = Hz_new + beta * (Hz_new - Hz)
+        z, Hz, q_z, theta = z_new, Hz_new, min(q_new, q_z), theta_new
+        if residual <= inner_tol:
+            break
+    return z, Hz, L, n_inner
+
+
+def prox_newton(
+    value_and_grad: ValueAndGrad,
+    x0: np.ndarray,
+    *,
+    hessp: Hessp | None = None,
+    hessian: Callable[[np.ndarray], np.ndarray] | None = None,
+    nonsmooth: Any = None,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    callback: Any = None,
+    max_inner: int = 200,
+) -> SolverResult:
+    """Proximal Newton with an inner FISTA and an Armijo line search.
+
+    Needs ``hessp`` or ``hessian`` (a dense matrix, used when given: the
+    inner steps are then matrix-vector products that never touch the data).
+    """
+    if hessp is None and hessian is None:
+        raise ValueError("prox_newton needs hessp (or hessian), the Hessian of the smooth part")
+    h = _NoPenalty() if nonsmooth is None else nonsmooth
+    run = _Run(tol, callback)
+    x = h.prox(np.array(x0, dtype=np.float64), 0.0)
+    f, g = value_and_grad(x)
+    F = float(f) + h.value(x)
+    rnorm = _max_abs(h.min_norm_subgradient(x, g))
+    run.record(F, rnorm)
+    n_iter, message, stalled = 0, "maximum number of iterations reached", False
+    eig = np.random.default_rng(0).standard_normal(x.shape[0])
+    n_power = _POWER_FIRST
+    while not run.met(F, rnorm) and n_iter < max_iter:
+        if hessian is not None:
+            H = np.asarray(hessian(x), dtype=np.float64)
+            matvec: Callable[[np.ndarray], np.ndarray] = H.__matmul__
+        else:
+            x_at = x
+
+            def matvec(v: np.ndarray, x_at: np.ndarray = x_at) -> np.ndarray:
+                return np.asarray(hessp(x_at, v), dtype=np.float64)  # type: ignore[misc]
+
+        lam, eig = _largest_eigenvalue(matvec, eig, n_power)
+        n_power = _POWER_NEXT
+        L = max(1.05 * lam, 1e-12 * max(1.0, _max_abs(g)))
+        # Inexact Newton: the inner accuracy tightens with the outer residual
+        # (forcing term min(0.1, sqrt(r))), down to a tenth of the final target.
+        inner_tol = max(min(0.1, np.sqrt(rnorm)) * rnorm, 0.1 * tol * max(1.0, abs(F)))
+        z, Hd, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
+        d = z - x
+        h_x = h.value(x)
+        delta = float(g @ d) + h.value(z) - h_x
+        if not (np.isfinite(delta) and delta < 0.0):
+            # The model found no decrease (rounding at the optimum, or a
+            # non-convex f): fall back on a proximal-gradient step.
+            z = h.prox(x - g / L, 1.0 / L)
+            d = z - x
+            delta = float(g @ d) + h.value(z) - h_x
+        step, accepted = 1.0, False
+        for _ in range(_MAX_HALVINGS):
+            x_new = x + step * d if step < 1.0 else z
+            f_new, g_new = value_and_grad(x_new)
+            F_new = float(f_new) + h.value(x_new)
+            if np.isfinite(F_new):
+                if F_new <= F + _ARMIJO * step * delta:
+                    accepted = True
+                    break
+                # At machine precision the decrease is lost in rounding: accept
+                # a step that keeps F within rounding and lowers the residual.
+                if F_new - F <= 4 * _EPS * abs(F):
+                    r_new = _max_abs(h.min_norm_subgradient(x_new, g_new))
+                    if r_new < rnorm:
+                        accepted = True
+                        break
+            step *= 0.5
+        if not accepted:
+            message, stalled = "line search found no decrease (precision loss)", True
+            break
+        x, f, g, F = x_new, f_new, g_new, F_new
+        rnorm = _max_abs(h.min_norm_subgradient(x, g))
+        n_iter += 1
+        if run.record(F, rnorm):
+            message = "stopped by the callback"
+            break
+    return run.result(x, F, rnorm, n_iter, message, stalled)
+
+
+def fista(
+    value_and_grad: ValueAndGrad,
+    x0: np.ndarray,
+    *,
+    hessp: Hessp | None = None,
+    hessian: Any = None,
+    nonsmooth: Any = None,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    callback: Any = None,
+) -> SolverResult:
+    """Accelerated proximal gradient with backtracking and restart.
+
+    ``hessp`` and ``hessian`` are accepted and ignored so every solver has one
+    signature.  Each iteration evaluates ``value_and_grad`` once, plus once per
+    backtracking step.
+    """
+    h = _NoPenalty() if nonsmooth is None else nonsmooth
+    run = _Run(tol, callback)
+    x = h.prox(np.array(x0, dtype=np.float64), 0.0)
+    f, g = value_and_grad(x)
+    f = float(f)
+    F = f + h.value(x)
+    rnorm = _max_abs(h.min_norm_subgradient(x, g))
+    run.record(F, rnorm)
+    y, f_y, g_y = x, f, g
+    theta, L = 1.0, max(1.0, _max_abs(g))
+    n_iter, message, stalled = 0, "maximum number of iterations reached", False
+    while not run.met(F, rnorm) and n_iter < max_iter:
+        for _ in range(_MAX_HALVINGS + 50):
+            z = h.prox(y - g_y / L, 1.0 / L)
+            step = z - y
+            f_z, g_z = value_and_grad(z)
+            f_z = float(f_z)
+            bound = f_y + float(g_y @ step) + 0.5 * L * float(step @ step)
+            if np.isfinite(f_z) and f_z <= bound + 4 * _EPS * abs(f_y):
+                break
+            L *= 2.0
+        else:
+            message, stalled = "no step size gives a decrease (precision loss)", True
+            break
+        F_z = f_z + h.value(z)
+        if F_z > F and theta > 1.0:
+            # Restart: drop the momentum and step again from the last iterate.
+            y, f_y, g_y, theta = x, f, g, 1.0
+            continue
+        if F_z > F + 4 * _EPS * abs(F) and float(step @ step) == 0.0:
+            message, stalled = "no step size gives a decrease (precision loss)", True
+            break
+        theta_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * theta * theta))
+        beta = (theta - 1.0) / theta_new
+        x_prev = x
+        x, f, g, F = z, f_z, g_z, F_z
+        y = x + beta * (x - x_prev)
+        if beta > 0.0:
+            f_y, g_y = value_and_grad(y)
+            f_y = float(f_y)
+        else:
+            f_y, g_y = f, g
+        theta = theta_new
+        L *= 0.9  # let the step grow again where the curvature is lower
+        rnorm = _max_abs(h.min_norm_subgradient(x, g))
+        n_iter += 1
+        if run.record(F, rnorm):
+            message = "stopped by the callback"
+            break
+    return run.result(x, F, rnorm, n_iter, message, stalled)
