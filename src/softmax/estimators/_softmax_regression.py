@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
@@ -22,15 +23,14 @@ from softmax.estimators._validation import (
     check_tol_max_iter,
 )
 from softmax.objective import (
-    L2,
     Binomial,
     Multinomial,
-    NoPenalty,
     Objective,
+    ProxTerm,
     Standardization,
     unpack,
 )
-from softmax.solvers import SOLVERS, get_solver
+from softmax.solvers import PROXIMAL, SOLVERS, get_solver
 from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
 
 __all__ = ["SeparationWarning", "SoftmaxRegression"]
@@ -44,8 +44,15 @@ class SeparationWarning(ConvergenceWarning):
     """The unpenalised maximum-likelihood estimate does not exist (separable classes)."""
 
 
-def _auto_solver(n_samples: int, n_params: int) -> str:
-    """Newton-Cholesky while forming the full Hessian is negligible; trust-region
+def _small(n_samples: int, n_params: int) -> bool:
+    """Whether forming the full Hessian costs next to nothing (see :func:`_auto_solver`)."""
+    return n_params <= 200 and n_samples * n_params**2 <= 10_000_000
+
+
+def _auto_solver(n_samples: int, n_params: int, smooth: bool = True) -> str:
+    """Proximal Newton for a non-smooth penalty (the only kind of solver that
+    handles one; it forms the Hessian when :func:`_small`).  Otherwise
+    Newton-Cholesky while forming the full Hessian is negligible; trust-region
     Newton-CG while a Hessian-vector product is cheap enough that its quadratic
     convergence pays; L-BFGS for very many parameters.
 
@@ -57,7 +64,9 @@ def _auto_solver(n_samples: int, n_params: int) -> str:
     200k x 54 x 7 (385) and 10k x 200 x 10 (2010) are 1.5-5x slower than
     Newton-CG, which needs few CG iterations per step there.
     """
-    if n_params <= 200 and n_samples * n_params**2 <= 10_000_000:
+    if not smooth:
+        return "prox-newton"
+    if _small(n_samples, n_params):
         return "newton-cholesky"
     return "newton-cg" if n_params <= 20_000 else "lbfgs"
 
@@ -75,28 +84,46 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    penalty : {"l2", None}, default="l2"
-        ``None`` (or ``C=np.inf``) fits the unpenalised maximum-likelihood
-        model; the multinomial coefficients are then made unique by the
-        sum-to-zero constraint :math:`\sum_k W_k = 0` (which the L2 solution
-        satisfies by itself).  ``"l1"`` and ``"elasticnet"`` are planned.
+    penalty : {"l2", "l1", "elasticnet", "group_l1", "group_elasticnet", None}, \
+            default="l2"
+        The penalty :math:`\tfrac{1-\rho}{2}\|W\|_F^2 + \rho P(W)` with
+        :math:`\rho` = ``l1_ratio``: ``"l1"`` is the lasso (:math:`P =
+        \|W\|_1`, :math:`\rho = 1`), ``"elasticnet"`` mixes it with ridge;
+        ``"group_l1"`` is the grouped lasso :math:`P = \sum_j \|W_{:,j}\|_2`,
+        which keeps or drops each feature for all classes at once (glmnet's
+        grouped multinomial lasso; with two classes, one coefficient per group:
+        the lasso), and ``"group_elasticnet"`` mixes it with ridge.  With
+        ``"l2"``, an ``l1_ratio`` in (0, 1] gives the elastic net, as in
+        scikit-learn >= 1.8.  ``None`` (or ``C=np.inf``) fits the unpenalised
+        maximum-likelihood model; the multinomial coefficients are then made
+        unique by the sum-to-zero constraint :math:`\sum_k W_k = 0` (which the
+        L2 solution satisfies by itself).  The same minimiser as
+        ``LogisticRegression`` (``solver="saga"`` for the L1 terms) for the
+        same ``C`` and ``l1_ratio``.
     C : float, default=1.0
         Inverse regularisation strength, > 0; ``np.inf`` means no penalty.
-    l1_ratio : float or None, default=None
-        Accepted for scikit-learn compatibility; ``None`` or 0 means L2.
+    l1_ratio : float in [0, 1] or None, default=None
+        The mix :math:`\rho` of the L1 (or group) term; required by
+        ``"elasticnet"`` and ``"group_elasticnet"``, None or 1 for ``"l1"``
+        and ``"group_l1"``.
     fit_intercept : bool, default=True
         Add an (unpenalised) intercept per class.
     class_weight : dict, "balanced" or None, default=None
         Weights multiplying the sample weights of each class.
-    solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky"}, default="auto"
+    solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky", "prox-newton", "fista"}, \
+            default="auto"
         ``"newton-cg"`` is a trust-region Newton method with exact
         Hessian-vector products; ``"newton-cholesky"`` forms the full Hessian
         (only for few parameters); ``"lbfgs"`` is limited-memory BFGS.
-        ``"auto"`` picks Newton-Cholesky for tiny problems, Newton-CG up to
-        20 000 parameters and L-BFGS beyond.
+        ``"prox-newton"`` (proximal Newton) and ``"fista"`` (accelerated
+        proximal gradient) are the solvers for the non-smooth (L1 and group)
+        penalties, whose zeros they make exact.  ``"auto"`` picks proximal
+        Newton for those; otherwise Newton-Cholesky for tiny problems,
+        Newton-CG up to 20 000 parameters and L-BFGS beyond.
     tol : float, default=1e-8
-        Stop when the max-norm of the gradient of the penalised *mean* loss is
-        at most ``tol * max(1, objective)``.  The default lands within about
+        Stop when the max-norm of the gradient of the penalised *mean* loss
+        (for the non-smooth penalties: of its least-norm subgradient, the KKT
+        residual) is at most ``tol * max(1, objective)``.  The default lands within about
         1e-6 relative of the optimal objective.
     max_iter : int, default=1000
         Maximum number of solver iterations.
@@ -179,30 +206,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # parameters
     # ------------------------------------------------------------------ #
-    def _penalty_kind(self) -> str | None:
-        """``"l2"`` or ``None``, reconciling ``penalty``, ``C`` and ``l1_ratio``."""
-        C = check_C(self.C)
-        if self.penalty not in ("l2", None):
-            if self.penalty in ("l1", "elasticnet"):
-                raise ValueError(f"penalty={self.penalty!r} is not available yet; use 'l2' or None")
-            raise ValueError(f"penalty={self.penalty!r} is not one of 'l2' or None")
-        if self.l1_ratio is not None:
-            if not isinstance(self.l1_ratio, Real) or not 0 <= self.l1_ratio <= 1:
-                raise ValueError(f"l1_ratio must be in [0, 1], got l1_ratio={self.l1_ratio!r}")
-            if self.l1_ratio > 0 and self.penalty is not None and C != np.inf:
-                raise ValueError(
-                    f"l1_ratio={self.l1_ratio!r} asks for an L1 term, which is not available "
-                    "yet; use l1_ratio=0 or None"
-                )
-        if self.penalty is None or C == np.inf:
-            return None
-        return "l2"
+    def _penalty_kind(self) -> PenaltyChoice:
+        """The penalty that ``penalty``, ``C`` and ``l1_ratio`` ask for."""
+        return choose_penalty(self.penalty, self.C, self.l1_ratio)
 
-    def _check_params(self) -> tuple[str | None, float, int]:
+    def _check_params(self) -> tuple[PenaltyChoice, float, int]:
         kind = self._penalty_kind()
         tol, max_iter = check_tol_max_iter(self.tol, self.max_iter)
         if self.solver != "auto" and self.solver not in SOLVERS:
             get_solver(self.solver)  # raises with the list of known solvers
+        if not kind.smooth and self.solver not in ("auto", *sorted(PROXIMAL)):
+            raise ValueError(
+                f"solver={self.solver!r} needs a smooth penalty; penalty={self.penalty!r} with "
+                f"l1_ratio={self.l1_ratio!r} needs one of {['auto', *sorted(PROXIMAL)]}"
+            )
         if not isinstance(self.verbose, Integral | bool):
             raise ValueError(f"verbose must be an int, got verbose={self.verbose!r}")
         return kind, tol, max_iter
@@ -266,11 +283,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if n_classes == 2:
             labels = (labels == 1).astype(np.intp)
         total = float(sw.sum())
-        penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(self.C) * total))
+        penalty, nonsmooth = kind.terms(1.0 / (check_C(self.C) * total))
         scaling = Standardization.from_data(
             X, datafit.n_rows, self.fit_intercept, getattr(penalty, "alpha", 0.0)
         )
         objective = Objective(datafit, penalty, X, labels, sw, scaling)
+        extra: dict[str, Any] = {"hessian": objective.hessian}
+        if nonsmooth is not None:
+            extra["nonsmooth"] = ProxTerm(
+                nonsmooth, datafit.n_rows, n_features, self.fit_intercept, scaling
+            )
 
         w0 = np.zeros(objective.n_params)
         if self.warm_start and hasattr(self, "coef_"):
@@ -281,14 +303,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 w0 = objective.from_original(prev.astype(np.float64))
 
         solver_name = (
-            _auto_solver(n_samples, objective.n_params) if self.solver == "auto" else self.solver
+            _auto_solver(n_samples, objective.n_params, kind.smooth)
+            if self.solver == "auto"
+            else self.solver
         )
+        if solver_name == "prox-newton" and not _small(n_samples, objective.n_params):
+            del extra["hessian"]  # Hessian-vector products beat forming the Hessian
         solver = get_solver(solver_name)
         diverging = [False]
 
         def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
             # Without a penalty, weights running off to infinity mean separation.
-            if kind is None and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
+            if kind.kind == "none" and np.max(np.abs(w), initial=0.0) > _DIVERGENCE_BOUND:
                 diverging[0] = True
             return objective.value_and_grad(w)
 
@@ -301,7 +327,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             guarded_value_and_grad,
             w0,
             hessp=objective.hessp,
-            hessian=objective.hessian,
+            **extra,
             tol=tol,
             max_iter=max_iter,
             callback=guarded_callback,
@@ -311,8 +337,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if n_classes > 2:
             # Sum-to-zero: the multinomial likelihood is invariant to adding the
             # same vector to every class; this picks the unique representative
-            # (the L2 minimiser satisfies it already, up to rounding).
-            W = W - W.mean(axis=0)
+            # (the L2 minimiser satisfies it already, up to rounding).  An L1 or
+            # group term is not invariant: its minimiser is unique as it is, and
+            # centring would destroy its zeros.  The intercepts are unpenalised,
+            # hence always free to centre.
+            if kind.smooth:
+                W = W - W.mean(axis=0)
             b = None if b is None else b - b.mean()
         self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
         self.intercept_ = (
@@ -323,7 +353,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = bool(result.converged)
         self.solver_ = solver_name
 
-        if kind is None and (diverging[0] or self._separated(X, labels, result.x)):
+        if kind.kind == "none" and (diverging[0] or self._separated(X, labels, result.x)):
             warnings.warn(
                 "The classes are separable (or quasi-separable) by the features: the "
                 "unpenalised maximum-likelihood coefficients do not exist (they grow without "

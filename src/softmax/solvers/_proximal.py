@@ -42,6 +42,8 @@ _MAX_HALVINGS = 50
 # Power-iteration steps for the largest eigenvalue of the Hessian: many on the
 # first outer step, few afterwards (warm-started from the last eigenvector).
 _POWER_FIRST, _POWER_NEXT = 20, 4
+# Outer iterations without halving the best residual before giving up.
+_STALL = 30
 
 
 class _NoPenalty:
@@ -189,6 +191,7 @@ def prox_newton(
     n_iter, message, stalled = 0, "maximum number of iterations reached", False
     eig = np.random.default_rng(0).standard_normal(x.shape[0])
     n_power = _POWER_FIRST
+    best, best_iter = rnorm, 0
     while not run.met(F, rnorm) and n_iter < max_iter:
         if hessian is not None:
             H = np.asarray(hessian(x), dtype=np.float64)
@@ -205,7 +208,7 @@ def prox_newton(
         # Inexact Newton: the inner accuracy tightens with the outer residual
         # (forcing term min(0.1, sqrt(r))), down to a tenth of the final target.
         inner_tol = max(min(0.1, np.sqrt(rnorm)) * rnorm, 0.1 * tol * max(1.0, abs(F)))
-        z, Hd, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
+        z, _, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
         d = z - x
         h_x = h.value(x)
         delta = float(g @ d) + h.value(z) - h_x
@@ -240,6 +243,13 @@ def prox_newton(
         n_iter += 1
         if run.record(F, rnorm):
             message = "stopped by the callback"
+            break
+        if rnorm < 0.5 * best:
+            best, best_iter = rnorm, n_iter
+        elif n_iter - best_iter >= _STALL:
+            # Newton steps halve the residual at worst; this many without doing
+            # so means rounding noise (float32 data) dominates.
+            message, stalled = f"no progress in {_STALL} iterations (precision loss)", True
             break
     return run.result(x, F, rnorm, n_iter, message, stalled)
 
