@@ -12,6 +12,7 @@ minimiser is the original-scale one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,37 @@ class ProxTerm:
         """``argmin_u ||u - x||^2 / (2 step) + h(u)``; intercepts pass unchanged."""
         out = np.array(x, dtype=np.float64)
         out[: self.n_coef] = self.penalty.prox(self._W(x), step).ravel()
+        return out
+
+    def manifold(
+        self, x: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
+        """``(free, grad, hessp)``: the coordinates near which ``h`` is smooth
+        (nonzero coefficients or groups, and the intercepts), the gradient of
+        ``h`` there (zero elsewhere) and its Hessian-vector product (None when
+        ``h`` is piecewise linear).  Lets a solver take Newton steps on the
+        manifold of the current sparsity pattern."""
+        free_W, grad_W, hess_W = self.penalty.manifold(self._W(x))
+        free = np.ones(x.shape[0], dtype=bool)
+        free[: self.n_coef] = np.ravel(free_W)
+        grad = np.zeros(x.shape[0])
+        grad[: self.n_coef] = np.ravel(grad_W)
+        if hess_W is None:
+            return free, grad, None
+
+        def hessp(v: np.ndarray) -> np.ndarray:
+            out = np.zeros(v.shape[0])
+            out[: self.n_coef] = np.ravel(hess_W(v[: self.n_coef].reshape(self.shape)))
+            return out
+
+        return free, grad, hessp
+
+    def project(self, x_ref: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``x`` with the coefficients that left ``x_ref``'s sparsity manifold set
+        to zero (a sign change, or a group turned around): keeps Newton steps
+        on the manifold where they were computed."""
+        out = np.array(x, dtype=np.float64)
+        out[: self.n_coef] = self.penalty.project(self._W(x_ref), self._W(x)).ravel()
         return out
 
     def min_norm_subgradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:

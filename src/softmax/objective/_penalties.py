@@ -13,6 +13,7 @@ times the same penalty, with the same minimiser.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -122,6 +123,16 @@ class L1:
         t = np.broadcast_to(self._thresholds(W), W.shape)
         return np.where(W != 0, G + t * np.sign(W), soft_threshold(G, t))
 
+    def manifold(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+        """Where the penalty is smooth near ``W`` (its nonzeros), its gradient
+        there, and its Hessian-vector product there (None: zero)."""
+        free = W != 0
+        return free, np.where(free, self._thresholds(W) * np.sign(W), 0.0), None
+
+    def project(self, W_ref: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Zero the entries of ``W`` whose sign left that of ``W_ref`` (its orthant)."""
+        return np.where(np.sign(W) == np.sign(W_ref), W, 0.0)
+
     def with_weights(self, weights: np.ndarray) -> L1:
         return L1(self.lam, _column_weights(self.weights, weights.shape[0]) * weights)
 
@@ -158,6 +169,27 @@ class GroupL1:
         with np.errstate(divide="ignore", invalid="ignore"):
             active = G + W * np.where(norms > 0, t / norms, 0.0)
         return np.where(norms > 0, active, group_soft_threshold(G, t))
+
+    def manifold(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        """The nonzero columns, where the penalty is smooth; its gradient
+        ``t_j W_j / ||W_j||`` and Hessian-vector product
+        ``t_j (V_j - u_j u_j.V_j) / ||W_j||`` (``u_j = W_j / ||W_j||``) there."""
+        t = self._thresholds(W)
+        norms = np.sqrt(np.einsum("kj,kj->j", W, W))
+        nz = norms > 0
+        free = np.broadcast_to(nz, W.shape)
+        inv = np.where(nz, t / np.where(nz, norms, 1.0), 0.0)
+        U = W / np.where(nz, norms, 1.0)
+
+        def hessp(V: np.ndarray) -> np.ndarray:
+            return inv * (V - U * np.einsum("kj,kj->j", U, V))
+
+        return free, W * inv, hessp
+
+    def project(self, W_ref: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Zero the columns of ``W`` that were zero in ``W_ref`` or turned against it."""
+        keep = np.einsum("kj,kj->j", W_ref, W) > 0
+        return W * keep
 
     def with_weights(self, weights: np.ndarray) -> GroupL1:
         return GroupL1(self.lam, _column_weights(self.weights, weights.shape[0]) * weights)
