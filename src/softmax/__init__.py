@@ -30,8 +30,11 @@ __version__ = "0.1.0"
 # The estimators pull in scikit-learn (about half a second); they are loaded on
 # first use so that `import softmax` for the functions alone stays fast.
 _LAZY = {
+    "RegularizationPath": "softmax.estimators",
     "SeparationWarning": "softmax.estimators",
     "SoftmaxRegression": "softmax.estimators",
+    "SoftmaxRegressionCV": "softmax.estimators",
+    "regularization_path": "softmax.estimators",
 }
 
 
@@ -50,8 +53,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "RegularizationPath",
     "SeparationWarning",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
@@ -67,6 +72,7 @@ __all__ = [
     "logsumexp",
     "nll_loss",
     "nll_loss_grad",
+    "regularization_path",
     "sigmoid",
     "softmax",
     "softmax_vjp",

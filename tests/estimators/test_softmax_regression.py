@@ -285,7 +285,7 @@ def test_nan_in_X_names_the_pandas_column():
         ({"solver": "sag"}, "solver='sag'"),
         ({"penalty": "l3"}, "penalty='l3'"),
         ({"penalty": "elasticnet"}, "needs l1_ratio"),
-        ({"penalty": "l1", "l1_ratio": 0.5}, "group_elasticnet|elasticnet"),
+        ({"penalty": "l1", "l1_ratio": 0.5}, "use penalty=.elasticnet."),
         ({"penalty": "l1", "solver": "lbfgs"}, "needs a smooth penalty"),
         ({"l1_ratio": 1.5}, "l1_ratio must be in"),
         ({"tol": -1}, "tol must be"),
