@@ -29,7 +29,7 @@ def _least_squares(A, B):
 def test_lasso_matches_sklearn(name, rng):
     A = rng.standard_normal((80, 12))
     b = A[:, :3] @ np.array([2.0, -1.0, 0.5]) + 0.1 * rng.standard_normal(80)
-    vg, hp, shape = _least_squares(A, b[:, None])
+    vg, hp, _ = _least_squares(A, b[:, None])
     term = ProxTerm(L1(0.1), 1, 12, False)
     res = get_solver(name)(vg, np.zeros(12), hessp=hp, nonsmooth=term, tol=1e-10, max_iter=5000)
     assert res.converged, res.message

@@ -26,6 +26,8 @@ __all__ = ["C_min", "RegularizationPath", "check_Cs", "regularization_path"]
 #: glmnet's early-stopping constants: stop once the deviance ratio exceeds
 #: ``_DEV_MAX`` or grows by less than ``_DEV_CHANGE`` (relative) from one C to the next.
 _DEV_MAX, _DEV_CHANGE = 0.999, 1e-5
+#: The default grid starts at ``C_min * (1 - _INSIDE)``.
+_INSIDE = 1e-4
 
 
 @dataclass
@@ -194,10 +196,11 @@ def regularization_path(
     y : array-like of shape (n_samples,)
     Cs : int or array-like of float, default=20
         The grid, or its size: ``Cs`` values spaced geometrically from
-        ``C_min`` (every coefficient zero, see :func:`C_min`) to
-        ``C_min / eps``; without an L1 or group term (no ``C_min``), from
-        1e-4 to 1e4 as in scikit-learn's ``LogisticRegressionCV``.  Explicit
-        values are fitted in increasing order.
+        ``C_min`` (every coefficient zero, see :func:`C_min`; the grid starts
+        a relative 1e-4 below it) to ``C_min / eps``; without an L1 or group
+        term (no ``C_min``), from 1e-4 to 1e4 as in scikit-learn's
+        ``LogisticRegressionCV``.  Explicit values are fitted in increasing
+        order.
     penalty, l1_ratio, fit_intercept, class_weight, solver, tol, max_iter
         As in :class:`SoftmaxRegression`.
     eps : float, default=1e-4
@@ -241,7 +244,11 @@ def regularization_path(
         if c_min is None or not np.isfinite(c_min):
             grid = np.logspace(-4, 4, int(Cs))
         else:
-            grid = np.geomspace(c_min, c_min / eps, int(Cs))
+            # Just inside the all-zero region: at C_min itself the zero model sits
+            # on the KKT boundary, where rounding in the intercepts can wake up a
+            # coefficient at the 1e-12 level.
+            start = c_min * (1.0 - _INSIDE)
+            grid = np.geomspace(start, start / eps, int(Cs))
     else:
         grid = np.sort(check_Cs(Cs))
     _, null_loss = _null_model(labels, sw, classes.shape[0], fit_intercept)
