@@ -51,7 +51,8 @@ def _fold_path(
     sw_train = None if sample_weight is None else sample_weight[train]
     X_test, y_test = _index(X, test), y[test]
     score_kw = {} if sample_weight is None else {"sample_weight": sample_weight[test]}
-    coefs, scores, n_iter = [None] * len(Cs), np.empty(len(Cs)), np.empty(len(Cs), np.intp)
+    coefs: list[np.ndarray] = [np.empty(0)] * len(Cs)
+    scores, n_iter = np.empty(len(Cs)), np.empty(len(Cs), np.intp)
     for i in order:
         model.set_params(C=float(Cs[i])).fit(X_train, y_train, sample_weight=sw_train)
         if model.classes_.shape[0] != n_classes:
@@ -265,8 +266,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self.C_, self.l1_ratio_ = float(Cs[i_C]), float(own[i_r])
             start = self.coefs_paths_[:, i_r, i_C].mean(axis=0)
             model = SoftmaxRegression(**base, l1_ratio=ratios[i_r], C=self.C_, warm_start=True)
-            model.coef_ = start[:, : X_val.shape[1]]
-            model.intercept_ = start[:, -1] if self.fit_intercept else np.zeros(start.shape[0])
+            model.coef_ = np.asarray(start[:, : X_val.shape[1]])
+            model.intercept_ = np.asarray(
+                start[:, -1] if self.fit_intercept else np.zeros(start.shape[0])
+            )
             model.fit(X_val, y, sample_weight=sw)
             coef, intercept = model.coef_, model.intercept_
             self.converged_ = model.converged_

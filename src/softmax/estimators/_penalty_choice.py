@@ -62,7 +62,9 @@ def check_l1_ratio(l1_ratio: Any, name: str = "l1_ratio") -> float | None:
     """``l1_ratio`` as a float in [0, 1] (or None); ValueError naming it otherwise."""
     if l1_ratio is None:
         return None
-    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, Real) or not 0 <= l1_ratio <= 1:
+    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, Real):
+        raise ValueError(f"{name} must be in [0, 1], got {name}={l1_ratio!r}")
+    if not 0 <= float(l1_ratio) <= 1:  # also rejects NaN
         raise ValueError(f"{name} must be in [0, 1], got {name}={l1_ratio!r}")
     return float(l1_ratio)
 

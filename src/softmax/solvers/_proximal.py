@@ -269,7 +269,7 @@ def prox_newton(
     rnorm = _max_abs(h.min_norm_subgradient(x, g))
     run.record(F, rnorm)
     n_iter, message, stalled = 0, "maximum number of iterations reached", False
-    eig = np.random.default_rng(0).standard_normal(x.shape[0])
+    eig = np.asarray(np.random.default_rng(0).standard_normal((x.shape[0],)))
     n_power = _POWER_FIRST
     flat = 0
     while not run.met(F, rnorm) and n_iter < max_iter:
@@ -282,9 +282,9 @@ def prox_newton(
             def matvec(v: np.ndarray, x_at: np.ndarray = x_at) -> np.ndarray:
                 return np.asarray(hessp(x_at, v), dtype=np.float64)  # type: ignore[misc]
 
-        lam, eig = _largest_eigenvalue(matvec, eig, n_power)
+        lam_max, eig = _largest_eigenvalue(matvec, eig, n_power)
         n_power = _POWER_NEXT
-        L = max(1.05 * lam, 1e-12 * max(1.0, _max_abs(g)))
+        L = max(1.05 * lam_max, 1e-12 * max(1.0, _max_abs(g)))
         # Inexact Newton: the inner accuracy tightens with the outer residual
         # (forcing term min(0.1, sqrt(r))) down to well below the final target,
         # so that the last step lands far inside it, as an exact Newton step
