@@ -132,7 +132,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = SoftmaxRegressionCV(Cs=[0.1, 1.0, 10.0], penalty="l1").fit(X, y)
     >>> float(clf.C_)
-    10.0
+    1.0
     """
 
     def __init__(
