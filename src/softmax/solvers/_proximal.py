@@ -58,6 +58,13 @@ class _NoPenalty:
     def min_norm_subgradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         return np.asarray(g, dtype=np.float64)
 
+    def manifold(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+        # Smooth everywhere: the inner solve becomes Newton-CG on the whole space.
+        return np.ones(x.shape[0], dtype=bool), np.zeros(x.shape[0]), None
+
+    def project(self, x_ref: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return x
+
 
 def _max_abs(v: np.ndarray) -> float:
     return float(np.max(np.abs(v), initial=0.0))
