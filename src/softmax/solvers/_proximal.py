@@ -215,6 +215,8 @@ def _solve_model(
             break
         # -- Newton on the manifold of the current pattern ------------------- #
         for _ in range(8):
+            if n_products >= max_inner:
+                break
             free, grad_h, hess_h = h.manifold(z)
             rq = np.where(free, g + Hz + grad_h, 0.0)
             if _max_abs(rq) <= 0.1 * inner_tol:
@@ -227,9 +229,10 @@ def _solve_model(
                     out = out + hess_h(v)
                 return np.where(free, out, 0.0)
 
-            n_free = int(free.sum())
-            delta = _cg(op, -rq, 0.1 * min(inner_tol, _max_abs(rq)), min(n_free, 50))
-            n_products += min(n_free, 50)
+            # CG steps are Hessian products too: they share the inner budget.
+            cg_iter = max(1, min(int(free.sum()), 50, max_inner - n_products))
+            delta = _cg(op, -rq, 0.1 * min(inner_tol, _max_abs(rq)), cg_iter)
+            n_products += cg_iter
             t, accepted = 1.0, False
             for _halving in range(10):
                 # Entries that would cross zero stop at zero (an active-set step).
