@@ -276,7 +276,7 @@ def test_bad_targets_raise(y, match):
         ({"pos_weight": [1.0, 2.0]}, "pos_weight must be"),
         ({"pos_weight": "auto"}, "pos_weight"),
         ({"C": 0.0}, "C must be > 0"),
-        ({"penalty": "l1"}, "not available"),
+        ({"penalty": "l1"}, "has no penalty=.l1."),
         ({"solver": "sag"}, "solver='sag'"),
         ({"tol": -1.0}, "tol"),
     ],

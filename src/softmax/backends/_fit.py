@@ -14,10 +14,8 @@ import numpy as np
 
 from softmax.backends._chunks import ChunkStats, check_stats, class_weights
 from softmax.objective import (
-    L2,
     Binomial,
     Multinomial,
-    NoPenalty,
     Objective,
     Standardization,
     unpack,
@@ -97,6 +95,11 @@ def fit_chunked(
     from softmax.solvers import get_solver
 
     kind, tol, max_iter = est._check_params()
+    if not kind.smooth:
+        raise ValueError(
+            f"chunked and Dask fits take penalty='l2' or None, got penalty={est.penalty!r} "
+            f"with l1_ratio={est.l1_ratio!r}"
+        )
     stats = executor.stats()
     check_stats(stats, feature_names)
     classes, n_classes = stats.classes, stats.classes.shape[0]
@@ -117,7 +120,7 @@ def fit_chunked(
     datafit: Any = (
         Binomial(est.fit_intercept) if binary else Multinomial(n_classes, est.fit_intercept)
     )
-    penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(est.C) * total))
+    penalty, _ = kind.terms(1.0 / (check_C(est.C) * total))
     scaling = Standardization.from_moments(
         stats.mean, stats.var, datafit.n_rows, est.fit_intercept, getattr(penalty, "alpha", 0.0)
     )
@@ -134,7 +137,7 @@ def fit_chunked(
     diverging = [False]
 
     def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
-        if kind is None and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
+        if kind.unpenalised and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
             diverging[0] = True
         return objective.value_and_grad(w)
 
@@ -177,9 +180,9 @@ def fit_chunked(
     est.solver_ = solver_name
 
     separated = False
-    if kind is None and not diverging[0] and np.max(np.abs(result.x), initial=0.0) >= 10.0:
+    if kind.unpenalised and not diverging[0] and np.max(np.abs(result.x), initial=0.0) >= 10.0:
         separated = executor.max_true_log_proba(est) > -1e-9
-    if kind is None and (diverging[0] or separated):
+    if kind.unpenalised and (diverging[0] or separated):
         warnings.warn(
             "The classes are separable (or quasi-separable) by the features: the "
             "unpenalised maximum-likelihood coefficients do not exist (they grow without "

@@ -4,22 +4,23 @@ solver, the warm start, and a solver run guarded against separation."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from softmax.estimators._validation import check_C, check_tol_max_iter
-from softmax.solvers import SOLVERS, SolverResult, get_solver
+from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
+from softmax.estimators._validation import check_tol_max_iter
+from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
 __all__ = [
     "DIVERGENCE_BOUND",
     "SeparationWarning",
     "auto_solver",
     "check_fit_params",
-    "penalty_kind",
     "run_solver",
+    "small_problem",
     "warm_start_point",
 ]
 
@@ -32,8 +33,15 @@ class SeparationWarning(ConvergenceWarning):
     """The unpenalised maximum-likelihood estimate does not exist (separable classes)."""
 
 
-def auto_solver(n_samples: int, n_params: int) -> str:
-    """Newton-Cholesky while forming the full Hessian is negligible; trust-region
+def small_problem(n_samples: int, n_params: int) -> bool:
+    """Whether forming the full Hessian costs next to nothing (see :func:`auto_solver`)."""
+    return n_params <= 200 and n_samples * n_params**2 <= 10_000_000
+
+
+def auto_solver(n_samples: int, n_params: int, smooth: bool = True) -> str:
+    """Proximal Newton for a non-smooth penalty (the only kind of solver that
+    handles one; it forms the Hessian when :func:`small_problem`).  Otherwise
+    Newton-Cholesky while forming the full Hessian is negligible; trust-region
     Newton-CG while a Hessian-vector product is cheap enough that its quadratic
     convergence pays; L-BFGS for very many parameters.
 
@@ -45,41 +53,36 @@ def auto_solver(n_samples: int, n_params: int) -> str:
     200k x 54 x 7 (385) and 10k x 200 x 10 (2010) are 1.5-5x slower than
     Newton-CG, which needs few CG iterations per step there.
     """
-    if n_params <= 200 and n_samples * n_params**2 <= 10_000_000:
+    if not smooth:
+        return "prox-newton"
+    if small_problem(n_samples, n_params):
         return "newton-cholesky"
     return "newton-cg" if n_params <= 20_000 else "lbfgs"
 
 
-def penalty_kind(penalty: Any, C: Any, l1_ratio: Any) -> str | None:
-    """``"l2"`` or ``None``, reconciling ``penalty``, ``C`` and ``l1_ratio``."""
-    C = check_C(C)
-    if penalty not in ("l2", None):
-        if penalty in ("l1", "elasticnet"):
-            raise ValueError(f"penalty={penalty!r} is not available yet; use 'l2' or None")
-        raise ValueError(f"penalty={penalty!r} is not one of 'l2' or None")
-    if l1_ratio is not None:
-        if not isinstance(l1_ratio, Real) or not 0 <= float(l1_ratio) <= 1:
-            raise ValueError(f"l1_ratio must be in [0, 1], got l1_ratio={l1_ratio!r}")
-        if float(l1_ratio) > 0 and penalty is not None and C != np.inf:
-            raise ValueError(
-                f"l1_ratio={l1_ratio!r} asks for an L1 term, which is not available "
-                "yet; use l1_ratio=0 or None"
-            )
-    if penalty is None or C == np.inf:
-        return None
-    return "l2"
-
-
-def check_fit_params(estimator: Any) -> tuple[str | None, float, int]:
-    """The penalty kind, ``tol`` and ``max_iter`` of ``estimator``; checks ``solver`` and
-    ``verbose`` too (ValueError naming the parameter)."""
-    kind = penalty_kind(estimator.penalty, estimator.C, getattr(estimator, "l1_ratio", None))
+def check_fit_params(estimator: Any, *, nonsmooth: bool = True) -> tuple[PenaltyChoice, float, int]:
+    """The penalty ``estimator`` asks for (``penalty``, ``C``, ``l1_ratio``), ``tol`` and
+    ``max_iter``; checks ``solver`` and ``verbose`` too (ValueError naming the
+    parameter).  ``nonsmooth=False``: the estimator has only smooth penalties."""
+    choice = choose_penalty(estimator.penalty, estimator.C, getattr(estimator, "l1_ratio", None))
     tol, max_iter = check_tol_max_iter(estimator.tol, estimator.max_iter)
     if estimator.solver != "auto" and estimator.solver not in SOLVERS:
         get_solver(estimator.solver)  # raises with the list of known solvers
+    if not choice.smooth:
+        if not nonsmooth:
+            raise ValueError(
+                f"{type(estimator).__name__} has no penalty={estimator.penalty!r} with "
+                f"l1_ratio={getattr(estimator, 'l1_ratio', None)!r}: use 'l2' or None"
+            )
+        if estimator.solver not in ("auto", *sorted(PROXIMAL)):
+            raise ValueError(
+                f"solver={estimator.solver!r} needs a smooth penalty; "
+                f"penalty={estimator.penalty!r} with l1_ratio={estimator.l1_ratio!r} needs "
+                f"one of {['auto', *sorted(PROXIMAL)]}"
+            )
     if not isinstance(estimator.verbose, Integral | bool):
         raise ValueError(f"verbose must be an int, got verbose={estimator.verbose!r}")
-    return kind, tol, max_iter
+    return choice, tol, max_iter
 
 
 def warm_start_point(estimator: Any, objective: Any) -> np.ndarray:
@@ -102,7 +105,8 @@ def run_solver(
     objective: Any,
     w0: np.ndarray,
     *,
-    kind: str | None,
+    n_samples: int,
+    kind: PenaltyChoice,
     solver: str,
     tol: float,
     max_iter: int,
@@ -110,26 +114,35 @@ def run_solver(
     name: str,
     callback: Callable[[int, float, float], Any] | None = None,
     dtype: Any = np.float64,
+    nonsmooth: Any = None,
 ) -> tuple[SolverResult, str, bool]:
-    """Minimise ``objective`` from ``w0``; returns ``(result, solver_name, diverging)``.
+    """Minimise ``objective`` (plus ``nonsmooth``, a :class:`~softmax.objective.ProxTerm`,
+    when the penalty has one) from ``w0``; returns ``(result, solver_name, diverging)``.
 
-    ``solver="auto"`` picks by :func:`auto_solver`.  Without a penalty
-    (``kind is None``) the run stops as soon as a standardised coefficient
-    passes :data:`DIVERGENCE_BOUND` (weights running off to infinity:
-    separation), and ``diverging`` says so.  ``verbose`` prints one line per
-    iteration prefixed by ``[name]``; ``callback(iteration, objective, grad_norm)``
-    is called after each iteration (its return value is ignored).  ``dtype`` is
-    the data's: float32 data has its logits computed in float32, which bounds
-    the accuracy of every evaluation (the solvers' ``precision``).
+    ``solver="auto"`` picks by :func:`auto_solver`.  Without a penalty the run
+    stops as soon as a standardised coefficient passes :data:`DIVERGENCE_BOUND`
+    (weights running off to infinity: separation), and ``diverging`` says so.
+    ``verbose`` prints one line per iteration prefixed by ``[name]``;
+    ``callback(iteration, objective, grad_norm)`` is called after each iteration
+    (its return value is ignored).  ``dtype`` is the data's: float32 data has its
+    logits computed in float32, which bounds the accuracy of every evaluation
+    (the solvers' ``precision``).
     """
     solver_name = (
-        auto_solver(objective.X.shape[0], objective.n_params) if solver == "auto" else solver
+        auto_solver(n_samples, objective.n_params, nonsmooth is None)
+        if solver == "auto"
+        else solver
     )
+    extra: dict[str, Any] = {"hessian": objective.hessian}
+    if nonsmooth is not None:
+        extra["nonsmooth"] = nonsmooth
+        if solver_name == "prox-newton" and not small_problem(n_samples, objective.n_params):
+            del extra["hessian"]  # Hessian-vector products beat forming the Hessian
     diverging = [False]
 
     def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
         # Without a penalty, weights running off to infinity mean separation.
-        if kind is None and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
+        if kind.unpenalised and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
             diverging[0] = True
         return objective.value_and_grad(w)
 
@@ -144,10 +157,10 @@ def run_solver(
         guarded_value_and_grad,
         w0,
         hessp=objective.hessp,
-        hessian=objective.hessian,
         tol=tol,
         max_iter=max_iter,
         callback=guarded_callback,
         precision=float(np.finfo(dtype).eps),
+        **extra,
     )
     return result, solver_name, diverging[0]

@@ -26,7 +26,7 @@ from softmax.estimators._validation import (
     check_finite_features,
     check_sample_weight,
 )
-from softmax.objective import L2, MultiLabel, NoPenalty, Objective, Standardization, unpack
+from softmax.objective import MultiLabel, Objective, Standardization, unpack
 from softmax.special import log_sigmoid, sigmoid
 
 __all__ = ["MultiLabelLogisticRegression"]
@@ -318,7 +318,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        kind, tol, max_iter = check_fit_params(self)
+        kind, tol, max_iter = check_fit_params(self, nonsmooth=False)
         if y is None:
             raise ValueError(
                 "MultiLabelLogisticRegression requires y to be passed, but the target y is None"
@@ -352,7 +352,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
 
         datafit = MultiLabel(n_labels, self.fit_intercept, None if np.all(pw == 1) else pw)
         total = float(sw.sum())
-        penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(self.C) * total))
+        penalty, _ = kind.terms(1.0 / (check_C(self.C) * total))
         scaling = Standardization.from_data(
             X, n_labels, self.fit_intercept, getattr(penalty, "alpha", 0.0)
         )
@@ -361,6 +361,7 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         result, solver_name, diverging = run_solver(
             objective,
             warm_start_point(self, objective),
+            n_samples=n_samples,
             kind=kind,
             solver=self._solver(n_samples, objective.n_params),
             tol=tol,
@@ -377,8 +378,10 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = bool(result.converged)
         self.solver_ = solver_name
 
-        separated = self._separated_labels(X, Y, result.x) if kind is None else np.zeros(0, np.intp)
-        if kind is None and (diverging or len(separated)):
+        separated = (
+            self._separated_labels(X, Y, result.x) if kind.unpenalised else np.zeros(0, np.intp)
+        )
+        if kind.unpenalised and (diverging or len(separated)):
             which = f" (labels {_names(self.classes_[separated])})" if len(separated) else ""
             warnings.warn(
                 f"Some labels are separable (or quasi-separable) by the features{which}: the "

@@ -82,6 +82,11 @@ def partial_fit(
 ) -> Any:
     """One AdaGrad step of ``est`` on the batch ``(X, y)`` (module docstring)."""
     kind, _, _ = est._check_params()
+    if not kind.smooth:
+        raise ValueError(
+            f"partial_fit takes penalty='l2' or None, got penalty={est.penalty!r} with "
+            f"l1_ratio={est.l1_ratio!r}: use fit for L1 and group penalties"
+        )
     first = not hasattr(est, "classes_")
     classes = _check_classes(est, classes)
     y = check_labels(y)
@@ -143,7 +148,7 @@ def partial_fit(
 
     _, g, _ = datafit.value_and_grad(state.w, X, labels, sw)
     g = g / batch_weight
-    if kind is not None:
+    if not kind.unpenalised:
         W, _ = unpack(state.w, datafit.n_rows, n_features, est.fit_intercept)
         g[: W.size] += W.ravel() / (check_C(est.C) * total)
     state.sq_grad += g * g

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -18,10 +19,10 @@ from softmax.backends._iterator import Chunks
 from softmax.estimators._fitting import (
     SeparationWarning,
     check_fit_params,
-    penalty_kind,
     run_solver,
     warm_start_point,
 )
+from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import (
     check_C,
     check_finite_features,
@@ -29,11 +30,10 @@ from softmax.estimators._validation import (
     check_sample_weight,
 )
 from softmax.objective import (
-    L2,
     Binomial,
     Multinomial,
-    NoPenalty,
     Objective,
+    ProxTerm,
     Standardization,
     unpack,
 )
@@ -55,28 +55,46 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    penalty : {"l2", None}, default="l2"
-        ``None`` (or ``C=np.inf``) fits the unpenalised maximum-likelihood
-        model; the multinomial coefficients are then made unique by the
-        sum-to-zero constraint :math:`\sum_k W_k = 0` (which the L2 solution
-        satisfies by itself).  ``"l1"`` and ``"elasticnet"`` are planned.
+    penalty : {"l2", "l1", "elasticnet", "group_l1", "group_elasticnet", None}, \
+            default="l2"
+        The penalty :math:`\tfrac{1-\rho}{2}\|W\|_F^2 + \rho P(W)` with
+        :math:`\rho` = ``l1_ratio``: ``"l1"`` is the lasso (:math:`P =
+        \|W\|_1`, :math:`\rho = 1`), ``"elasticnet"`` mixes it with ridge;
+        ``"group_l1"`` is the grouped lasso :math:`P = \sum_j \|W_{:,j}\|_2`,
+        which keeps or drops each feature for all classes at once (glmnet's
+        grouped multinomial lasso; with two classes, one coefficient per group:
+        the lasso), and ``"group_elasticnet"`` mixes it with ridge.  With
+        ``"l2"``, an ``l1_ratio`` in (0, 1] gives the elastic net, as in
+        scikit-learn >= 1.8.  ``None`` (or ``C=np.inf``) fits the unpenalised
+        maximum-likelihood model; the multinomial coefficients are then made
+        unique by the sum-to-zero constraint :math:`\sum_k W_k = 0` (which the
+        L2 solution satisfies by itself).  The same minimiser as
+        ``LogisticRegression`` (``solver="saga"`` for the L1 terms) for the
+        same ``C`` and ``l1_ratio``.
     C : float, default=1.0
         Inverse regularisation strength, > 0; ``np.inf`` means no penalty.
-    l1_ratio : float or None, default=None
-        Accepted for scikit-learn compatibility; ``None`` or 0 means L2.
+    l1_ratio : float in [0, 1] or None, default=None
+        The mix :math:`\rho` of the L1 (or group) term; required by
+        ``"elasticnet"`` and ``"group_elasticnet"``, None or 1 for ``"l1"``
+        and ``"group_l1"``.
     fit_intercept : bool, default=True
         Add an (unpenalised) intercept per class.
     class_weight : dict, "balanced" or None, default=None
         Weights multiplying the sample weights of each class.
-    solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky"}, default="auto"
+    solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky", "prox-newton", "fista"}, \
+            default="auto"
         ``"newton-cg"`` is a trust-region Newton method with exact
         Hessian-vector products; ``"newton-cholesky"`` forms the full Hessian
         (only for few parameters); ``"lbfgs"`` is limited-memory BFGS.
-        ``"auto"`` picks Newton-Cholesky for tiny problems, Newton-CG up to
-        20 000 parameters and L-BFGS beyond.
+        ``"prox-newton"`` (proximal Newton) and ``"fista"`` (accelerated
+        proximal gradient) are the solvers for the non-smooth (L1 and group)
+        penalties, whose zeros they make exact.  ``"auto"`` picks proximal
+        Newton for those; otherwise Newton-Cholesky for tiny problems,
+        Newton-CG up to 20 000 parameters and L-BFGS beyond.
     tol : float, default=1e-8
-        Stop when the max-norm of the gradient of the penalised *mean* loss is
-        at most ``tol * max(1, objective)``.  The default lands within about
+        Stop when the max-norm of the gradient of the penalised *mean* loss
+        (for the non-smooth penalties: of its least-norm subgradient, the KKT
+        residual) is at most ``tol * max(1, objective)``.  The default lands within about
         1e-6 relative of the optimal objective.
     max_iter : int, default=1000
         Maximum number of solver iterations.
@@ -159,11 +177,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # parameters
     # ------------------------------------------------------------------ #
-    def _penalty_kind(self) -> str | None:
-        """``"l2"`` or ``None``, reconciling ``penalty``, ``C`` and ``l1_ratio``."""
-        return penalty_kind(self.penalty, self.C, self.l1_ratio)
+    def _penalty_kind(self) -> PenaltyChoice:
+        """The penalty that ``penalty``, ``C`` and ``l1_ratio`` ask for."""
+        return choose_penalty(self.penalty, self.C, self.l1_ratio)
 
-    def _check_params(self) -> tuple[str | None, float, int]:
+    def _check_params(self) -> tuple[PenaltyChoice, float, int]:
         return check_fit_params(self)
 
     # ------------------------------------------------------------------ #
@@ -265,17 +283,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if n_classes == 2:
             labels = (labels == 1).astype(np.intp)
         total = float(sw.sum())
-        penalty = NoPenalty() if kind is None else L2(alpha=1.0 / (check_C(self.C) * total))
+        penalty, nonsmooth = kind.terms(1.0 / (check_C(self.C) * total))
         scaling = Standardization.from_data(
             X, datafit.n_rows, self.fit_intercept, getattr(penalty, "alpha", 0.0)
         )
         objective = Objective(datafit, penalty, X, labels, sw, scaling)
+        prox = (
+            None
+            if nonsmooth is None
+            else ProxTerm(nonsmooth, datafit.n_rows, n_features, self.fit_intercept, scaling)
+        )
 
         result, solver_name, diverging = run_solver(
             objective,
             warm_start_point(self, objective),
+            n_samples=n_samples,
             kind=kind,
             solver=self.solver,
+            nonsmooth=prox,
             tol=tol,
             max_iter=max_iter,
             verbose=self.verbose,
@@ -288,8 +313,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if n_classes > 2:
             # Sum-to-zero: the multinomial likelihood is invariant to adding the
             # same vector to every class; this picks the unique representative
-            # (the L2 minimiser satisfies it already, up to rounding).
-            W = W - W.mean(axis=0)
+            # (the L2 minimiser satisfies it already, up to rounding).  An L1 or
+            # group term is not invariant: its minimiser is unique as it is, and
+            # centring would destroy its zeros.  The intercepts are unpenalised,
+            # hence always free to centre.
+            if kind.smooth:
+                W = W - W.mean(axis=0)
             b = None if b is None else b - b.mean()
         self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
         self.intercept_ = (
@@ -301,7 +330,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver_name
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
-        if kind is None and (diverging or self._separated(X, labels, result.x)):
+        if kind.unpenalised and (diverging or self._separated(X, labels, result.x)):
             warnings.warn(
                 "The classes are separable (or quasi-separable) by the features: the "
                 "unpenalised maximum-likelihood coefficients do not exist (they grow without "
@@ -321,6 +350,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         return self
 
+    def _has_online_update(self) -> bool:
+        # The online update is for the smooth model with one C: not for L1 or
+        # group penalties (no online proximal step here), nor for the CV
+        # estimator, which chooses C by refitting.
+        return (
+            "C" in self.get_params(deep=False)
+            and self.penalty in ("l2", None)
+            and not self.l1_ratio
+        )
+
+    @available_if(_has_online_update)
     def partial_fit(
         self,
         X: Any,
@@ -332,9 +372,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ) -> SoftmaxRegression:
         """One multinomial mini-batch step (AdaGrad, averaged iterates) on ``(X, y)``.
 
-        Repeated passes over a data set converge towards the optimum of ``fit``
-        on it when ``total_weight`` is its total sample weight (its number of
-        rows for unit weights); ``docs/dask.md`` states the step schedule.
+        Only for ``penalty="l2"`` (without an L1 part) or None.  Repeated passes
+        over a data set converge towards the optimum of ``fit`` on it when
+        ``total_weight`` is its total sample weight (its number of rows for unit
+        weights); ``docs/dask.md`` states the step schedule.
 
         Parameters
         ----------
@@ -435,7 +476,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     def _fit_information(
         self,
-        kind: str | None,
+        kind: PenaltyChoice,
         X: Any,
         labels: np.ndarray,
         sw: np.ndarray,
@@ -450,7 +491,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             getattr(self, "feature_names_in_", None), X.shape[1], self.fit_intercept
         )
         reason = None
-        if kind is not None:
+        if not kind.unpenalised:
             reason = (
                 f"the model is penalised (penalty={self.penalty!r}, C={self.C!r}). A penalty "
                 "shrinks the coefficients toward 0, so they are biased, and the inverse "
