@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from softmax import SoftmaxRegression
+from softmax import (
+    MultiLabelLogisticRegression,
+    SoftmaxRegression,
+    SoftmaxRegressionCV,
+    TemperatureScaling,
+)
 from softmax.io import TabularEncoder
 
 
@@ -68,3 +73,26 @@ def rewrite(blob: bytes, edit: Callable[[dict[str, Any], dict[str, Any]], Any]) 
     header, doc, data = split(blob)
     edit(header, doc)
     return join(header, doc, data)
+
+
+def fitted_kinds(rng: np.random.Generator) -> dict[str, tuple[Any, Any]]:
+    """One small fitted model of each kind beyond SoftmaxRegression: ``name -> (model, X)``
+    (``X`` is what the model predicts from: features, or logits)."""
+    X = rng.normal(size=(60, 3))
+    y = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    X[:, 0] += np.arange(60) % 3
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0, 10.0], cv=3, penalty="elasticnet", l1_ratios=[0.5, 1.0])
+    cv.fit(X, y)
+    Y = (X + rng.normal(size=X.shape) > 0.5).astype(int)
+    multilabel = MultiLabelLogisticRegression(threshold=[0.3, 0.5, 0.6], pos_weight=2.0).fit(X, Y)
+    z = rng.normal(size=(80, 3)) * 3
+    names = np.array(["z", "x", "y"])  # classes in column order, not sorted
+    labels = names[np.argmax(z / 2 + rng.gumbel(size=z.shape), axis=1)]
+    logits = TemperatureScaling(classes=list(names)).fit(z, labels)
+    wrapper = TemperatureScaling(SoftmaxRegression(C=0.5).fit(X, y)).fit(X, y)
+    return {
+        "cv": (cv, X),
+        "multilabel": (multilabel, X),
+        "logits": (logits, z),
+        "wrapper": (wrapper, X),
+    }

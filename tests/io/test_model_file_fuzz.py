@@ -17,7 +17,7 @@ import struct
 
 import numpy as np
 import pytest
-from _io_helpers import fitted_model, fitted_pipeline, join, split
+from _io_helpers import fitted_kinds, fitted_model, fitted_pipeline, join, split
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +48,11 @@ def blobs(tmp_path_factory):
     pipe, _, _ = fitted_pipeline(rng, n=40)
     binary, _ = fitted_model(rng, n_classes=2)
     out = {}
-    for name, model in (("pipeline", pipe), ("binary", binary)):
+    models = {"pipeline": pipe, "binary": binary}
+    # One file of each further kind (SoftmaxRegressionCV, multi-label, temperature
+    # scaling on logits and wrapping a model): the same attacks apply to them all.
+    models.update({name: model for name, (model, _) in fitted_kinds(rng).items()})
+    for name, model in models.items():
         softmax.save(model, folder / name, metadata={"note": "fuzz", "list": [1, 2.5, None]})
         out[name] = (folder / name).read_bytes()
     return out
@@ -133,9 +137,13 @@ def mutate_document(doc, rng) -> tuple[dict, str]:
     """Replace one (possibly nested) field of the document with a hostile value."""
     doc = copy.deepcopy(doc)
     holders = [doc]
-    for key in ("hyperparameters", "solver", "encoder", "pipeline"):
+    for key in ("hyperparameters", "solver", "encoder", "pipeline", "fitted"):
         if isinstance(doc.get(key), dict):
             holders.append(doc[key])
+    inner = doc["hyperparameters"].get("estimator")
+    if isinstance(inner, dict):  # a wrapped model's document, and its parts
+        holders.append(inner)
+        holders.extend(v for v in inner.values() if isinstance(v, dict))
     if isinstance(doc.get("encoder"), dict):
         holders.extend(c for c in doc["encoder"]["columns"])
     holder = holders[int(rng.integers(0, len(holders)))]
@@ -191,7 +199,7 @@ def test_hostile_tensor_headers(tmp_path, blobs):
                 edit(h[tensor])
                 assert check(tmp_path / "m", join(h, doc, data), f"{name}/{tensor}: {what}") == 0
         for what, h in [
-            ("no tensors", {}),
+            *([("no tensors", {})] if header else []),  # a logits model has none
             (
                 "extra tensor",
                 {**header, "evil": {"dtype": "F64", "shape": [0], "data_offsets": [0, 0]}},

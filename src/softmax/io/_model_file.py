@@ -254,7 +254,8 @@ def read_metadata(path: Any) -> dict[str, Any]:
         With at least ``format_version``, ``library_version``, ``kind``,
         ``hyperparameters``, ``classes``, ``classes_dtype``, ``n_features_in``,
         ``feature_names`` (list or None), ``encoder`` (dict or None),
-        ``solver`` and ``metadata`` (the user's dict or None).  The
+        ``solver`` and ``metadata`` (the user's dict or None); ``fitted``
+        (the kind's fitted scalars) for the kinds that have them.  The
         document is fully validated, as by :func:`load`.
 
     Raises
@@ -287,8 +288,8 @@ def load(path: Any) -> Any:
 
     Returns
     -------
-    SoftmaxRegression or sklearn.pipeline.Pipeline
-        The same kind of object that was saved, fitted.
+    estimator or sklearn.pipeline.Pipeline
+        The same kind of object that was saved, fitted (see :func:`save`).
 
     Raises
     ------
@@ -353,16 +354,20 @@ def _parse_tensors(blob: bytes, specs: dict[str, _TensorSpec], path: str) -> dic
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
 class _Codec:
-    """How one estimator kind goes to and from (tensors, document fields)."""
+    """How one estimator kind goes to and from (tensors, document fields).
 
-    #: The tensor names and their ndim, exactly.
-    tensors: dict[str, int]
+    ``decode`` checks everything kind-specific, the tensor names and shapes
+    included (:func:`_check_tensor_set`), before any tensor is read.
+    """
+
     #: fitted estimator -> (tensors, kind-specific document fields)
     dump: Callable[[Any], tuple[dict[str, np.ndarray], dict[str, Any]]]
     #: (document, tensor specs, path) -> a builder taking the tensors
     decode: Callable[[dict[str, Any], dict[str, _TensorSpec], str], Callable[..., Any]]
     #: the estimator class, imported lazily
     cls: Callable[[], type]
+    #: whether the document has a ``"fitted"`` object (fitted scalars of the kind)
+    fitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -386,31 +391,31 @@ _DOC_KEYS = {
     "solver",
     "metadata",
 }
+#: Keys present only for some kinds (absent from every SoftmaxRegression file,
+#: so that those stay exactly as the first v1 files were).
+_OPTIONAL_DOC_KEYS = {"fitted"}
 
 
 def _decode_document(doc: dict[str, Any], specs: dict[str, _TensorSpec], path: str) -> _Decoded:
     """Validate every field of ``doc`` against itself and the tensor specs."""
+    # The kind first: a reader that predates a kind names it rather than its fields.
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or kind not in _CODECS:
+        raise _fail(path, f"unknown model kind {str(kind)[:80]!r}; known: {sorted(_CODECS)}")
     missing = sorted(_DOC_KEYS - set(doc))
     if missing:
         raise _fail(path, f"the model document lacks the key(s) {missing}")
-    unknown = sorted(set(doc) - _DOC_KEYS)
+    unknown = sorted(set(doc) - _DOC_KEYS - _OPTIONAL_DOC_KEYS)
     if unknown:
         raise _fail(path, f"the model document has unknown key(s) {[k[:40] for k in unknown[:5]]}")
     if not isinstance(doc["library_version"], str) or len(doc["library_version"]) > 100:
         raise _fail(path, "'library_version' must be a short string")
-    kind = doc["kind"]
-    if not isinstance(kind, str) or kind not in _CODECS:
-        raise _fail(path, f"unknown model kind {str(kind)[:80]!r}; known: {sorted(_CODECS)}")
     if doc["metadata"] is not None and not isinstance(doc["metadata"], dict):
         raise _fail(path, "'metadata' must be a JSON object or null")
     codec = _CODECS[kind]
-    shapes = {name: len(s.shape) for name, s in specs.items()}
-    if shapes != codec.tensors:
-        raise _fail(
-            path,
-            f"a {kind} file holds the tensors {codec.tensors} (name: ndim), "
-            f"this one {dict(list(shapes.items())[:10])}",
-        )
+    if codec.fitted != ("fitted" in doc) or (codec.fitted and not isinstance(doc["fitted"], dict)):
+        need = "needs a 'fitted' object" if codec.fitted else "has no 'fitted' key"
+        raise _fail(path, f"a {kind} document {need}")
     build_model = codec.decode(doc, specs, path)
     build_pipeline = _decode_pipeline(doc, path)
     return _Decoded(lambda tensors: build_pipeline(build_model(tensors)))
@@ -474,11 +479,15 @@ def _classes_to_json(classes: np.ndarray) -> tuple[list[Any], str]:
     return values, dtype.str
 
 
-def _classes_from_json(values: Any, dtype_str: Any, path: str) -> np.ndarray:
+def _classes_from_json(
+    values: Any, dtype_str: Any, path: str, *, minimum: int = 2, ordered: bool = True
+) -> np.ndarray:
+    """The classes (``minimum`` of them at least; sorted and unique when ``ordered``,
+    else unique in the order given: the columns of a multi-label or logits model)."""
     if not isinstance(dtype_str, str) or not _CLASS_DTYPE.match(dtype_str):
         raise _fail(path, f"'classes_dtype' {str(dtype_str)[:40]!r} is not a supported dtype")
-    if not isinstance(values, list) or len(values) < 2:
-        raise _fail(path, "'classes' must be a list of at least 2 labels")
+    if not isinstance(values, list) or len(values) < minimum:
+        raise _fail(path, f"'classes' must be a list of at least {minimum} labels")
     dtype = np.dtype(dtype_str)
     kind = dtype.kind
     if kind in "UO":
@@ -497,8 +506,10 @@ def _classes_from_json(values: Any, dtype_str: Any, path: str) -> np.ndarray:
         raise _fail(path, f"'classes' do not all fit their dtype {dtype_str!r}")
     classes = np.empty(len(values), dtype=dtype)
     classes[:] = values
-    if not all(a < b for a, b in itertools.pairwise(values)):
+    if ordered and not all(a < b for a, b in itertools.pairwise(values)):
         raise _fail(path, "'classes' must be sorted and unique")
+    if not ordered and len({(type(v), v) for v in values}) != len(values):
+        raise _fail(path, "'classes' must be unique")
     return classes
 
 
@@ -517,8 +528,12 @@ def _hyperparameters_to_json(params: dict[str, Any]) -> dict[str, Any]:
             value = None  # a RandomState instance; unused by the deterministic solvers
         if key == "class_weight" and isinstance(value, dict):
             value = {"pairs": [[_plain(k), _plain(v)] for k, v in value.items()]}
+        if isinstance(value, list | tuple | np.ndarray):  # Cs, threshold, classes, ...
+            value = [_plain(v) for v in np.asarray(value, dtype=object).ravel()]
+            if not all(v is None or isinstance(v, bool | int | float | str) for v in value):
+                raise ValueError(f"hyperparameter {key}={value!r} cannot be stored as JSON")
         value = _plain(value)
-        if not (value is None or isinstance(value, bool | int | float | str | dict)):
+        if not (value is None or isinstance(value, bool | int | float | str | dict | list)):
             raise ValueError(f"hyperparameter {key}={value!r} cannot be stored as JSON")
         out[key] = value
     return out
@@ -529,7 +544,10 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _check_hyperparameters(raw: Any, defaults: dict[str, Any], path: str) -> dict[str, Any]:
+def _check_hyperparameters(
+    raw: Any, defaults: dict[str, Any], path: str, lists: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Names among ``defaults``; JSON scalars, or flat lists of them for the keys in ``lists``."""
     if not isinstance(raw, dict):
         raise _fail(path, "'hyperparameters' must be a JSON object")
     unknown = sorted(set(raw) - set(defaults))
@@ -555,6 +573,15 @@ def _check_hyperparameters(raw: Any, defaults: dict[str, Any], path: str) -> dic
             ):
                 raise _fail(path, "hyperparameter 'class_weight' has an invalid class-weight table")
             value = {p[0]: p[1] for p in pairs}
+        elif key in lists and isinstance(value, list):
+            if len(value) > 1_000_000 or not all(
+                isinstance(v, bool | int | float | str)
+                and not (isinstance(v, float) and math.isnan(v))
+                for v in value
+            ):
+                raise _fail(
+                    path, f"hyperparameter {key!r} must be a flat list of numbers or labels"
+                )
         elif not (value is None or isinstance(value, bool | int | float | str)):
             raise _fail(path, f"hyperparameter {key!r} has a value of type {type(value).__name__}")
         if isinstance(value, float) and math.isnan(value):
@@ -564,61 +591,40 @@ def _check_hyperparameters(raw: Any, defaults: dict[str, Any], path: str) -> dic
 
 
 # --------------------------------------------------------------------------- #
-# SoftmaxRegression
+# SoftmaxRegression, and the checks every linear kind shares
 # --------------------------------------------------------------------------- #
-def _softmax_regression_cls() -> type:
-    from softmax.estimators import SoftmaxRegression
-
-    return SoftmaxRegression
-
-
-def _dump_softmax_regression(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    coef = np.ascontiguousarray(est.coef_)
-    if coef.dtype not in (np.float32, np.float64):
-        raise ValueError(f"coef_ has dtype {coef.dtype}; expected float32 or float64")
-    classes, classes_dtype = _classes_to_json(np.asarray(est.classes_))
-    names_in = getattr(est, "feature_names_in_", None)
-    tensors = {
-        "coef": coef,
-        "intercept": np.ascontiguousarray(est.intercept_, dtype=coef.dtype),
-        "objective_history": np.asarray(est.objective_history_, dtype=np.float64),
-    }
-    fields = {
-        "hyperparameters": _hyperparameters_to_json(est.get_params(deep=False)),
-        "classes": classes,
-        "classes_dtype": classes_dtype,
-        "n_features_in": int(est.n_features_in_),
-        "feature_names_in": None if names_in is None else [str(n) for n in names_in],
-        "solver": {
-            "n_iter": [int(i) for i in np.ravel(est.n_iter_)],
-            "converged": bool(est.converged_),
-            "solver": str(est.solver_),
-        },
-    }
-    return tensors, fields
+def _check_tensor_set(
+    kind: str, expected: dict[str, int], specs: dict[str, Any], path: str
+) -> None:
+    """The tensor names and their ndim, exactly."""
+    shapes = {name: len(s.shape) for name, s in specs.items()}
+    if shapes != expected:
+        raise _fail(
+            path,
+            f"a {kind} file holds the tensors {expected} (name: ndim), "
+            f"this one {dict(list(shapes.items())[:10])}",
+        )
 
 
-def _decode_softmax_regression(
-    doc: dict[str, Any], specs: dict[str, _TensorSpec], path: str
-) -> Callable[[dict[str, np.ndarray]], Any]:
-    cls = _softmax_regression_cls()
-    defaults = cls().get_params(deep=False)
-    params = _check_hyperparameters(doc["hyperparameters"], defaults, path)
-    for key in ("fit_intercept", "warm_start"):
-        if not isinstance(params.get(key, False), bool):
+def _check_bools(params: dict[str, Any], keys: tuple[str, ...], path: str) -> None:
+    for key in keys:
+        if key in params and not isinstance(params[key], bool):
             raise _fail(path, f"hyperparameter {key!r} must be true or false")
-    if not (params.get("random_state") is None or _is_int(params["random_state"])):
-        raise _fail(path, "hyperparameter 'random_state' must be an integer or null")
+
+
+def _probe(cls: type, params: dict[str, Any], path: str, *checks: str) -> Any:
+    """``cls(**params)`` with its own parameter checks run (ModelFileError naming them)."""
     probe = cls(**params)
     try:
-        probe._check_params()
+        for check in checks:
+            getattr(probe, check)()
     except (ValueError, TypeError) as exc:
         raise _fail(path, f"invalid hyperparameters: {exc}") from None
-    cw = params.get("class_weight")
-    if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
-        raise _fail(path, f"hyperparameter 'class_weight' = {str(cw)[:40]!r} is invalid")
+    return probe
 
-    classes = _classes_from_json(doc["classes"], doc["classes_dtype"], path)
+
+def _check_features(doc: dict[str, Any], path: str) -> tuple[int, list[str] | None]:
+    """``(n_features_in, feature_names_in)``, consistent with ``feature_names``."""
     n_features = doc["n_features_in"]
     if not _is_int(n_features) or n_features < 1:
         raise _fail(path, f"'n_features_in' must be a positive integer, got {n_features!r:.40}")
@@ -628,14 +634,19 @@ def _decode_softmax_regression(
         raise _fail(path, "'feature_names' must equal 'feature_names_in' when both are given")
     if doc["pipeline"] is None and feature_names != names_in:
         raise _fail(path, "'feature_names' of a bare model must equal its 'feature_names_in'")
+    return n_features, names_in
 
-    n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
+
+def _check_linear_tensors(
+    specs: dict[str, _TensorSpec], n_rows: int, n_features: int, what: str, path: str
+) -> None:
+    """``coef`` (n_rows, n_features), ``intercept`` (n_rows,) of its dtype, float64 history."""
     coef, intercept, history = specs["coef"], specs["intercept"], specs["objective_history"]
     if coef.shape != (n_rows, n_features):
         raise _fail(
             path,
             f"'coef' has shape {coef.shape}, expected {(n_rows, n_features)} for "
-            f"{classes.shape[0]} classes and {n_features} features",
+            f"{what} and {n_features} features",
         )
     if intercept.shape != (n_rows,):
         raise _fail(path, f"'intercept' has shape {intercept.shape}, expected {(n_rows,)}")
@@ -644,43 +655,145 @@ def _decode_softmax_regression(
     if history.dtype != "F64":
         raise _fail(path, "'objective_history' must be float64")
 
-    solver = doc["solver"]
+
+_SOLVER_SHAPE = '\'solver\' must be {"n_iter": [int], "converged": bool, "solver": str}'
+
+
+def _check_solver(solver: Any, path: str, n_iter: int = 1, fitted: bool = True) -> None:
+    """The solver record; ``fitted=False``: ``converged`` and ``solver`` are null."""
     if (
         not isinstance(solver, dict)
         or set(solver) != {"n_iter", "converged", "solver"}
         or not isinstance(solver["n_iter"], list)
-        or len(solver["n_iter"]) != 1
+        or len(solver["n_iter"]) != n_iter
         or not all(_is_int(i) and 0 <= i < 2**31 for i in solver["n_iter"])
-        or not isinstance(solver["converged"], bool)
-        or not isinstance(solver["solver"], str)
-        or not 0 < len(solver["solver"]) <= 100
     ):
-        raise _fail(path, '\'solver\' must be {"n_iter": [int], "converged": bool, "solver": str}')
+        raise _fail(path, _SOLVER_SHAPE)
+    if fitted:
+        if (
+            not isinstance(solver["converged"], bool)
+            or not isinstance(solver["solver"], str)
+            or not 0 < len(solver["solver"]) <= 100
+        ):
+            raise _fail(path, _SOLVER_SHAPE)
+    elif solver["converged"] is not None or solver["solver"] is not None:
+        raise _fail(path, "'solver' of a model that was not refitted has null converged/solver")
+
+
+def _dump_solver(est: Any, fitted: bool = True) -> dict[str, Any]:
+    return {
+        "n_iter": [int(i) for i in np.ravel(est.n_iter_)],
+        "converged": bool(est.converged_) if fitted else None,
+        "solver": str(est.solver_) if fitted else None,
+    }
+
+
+def _dump_linear(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The tensors and document fields of any fitted linear model (coef_, intercept_)."""
+    coef = np.ascontiguousarray(est.coef_)
+    if coef.dtype not in (np.float32, np.float64):
+        raise ValueError(f"coef_ has dtype {coef.dtype}; expected float32 or float64")
+    classes, classes_dtype = _classes_to_json(np.asarray(est.classes_))
+    names_in = getattr(est, "feature_names_in_", None)
+    history = getattr(est, "objective_history_", [])
+    tensors = {
+        "coef": coef,
+        "intercept": np.ascontiguousarray(est.intercept_, dtype=coef.dtype),
+        "objective_history": np.asarray(history, dtype=np.float64).reshape(-1),
+    }
+    fields = {
+        "hyperparameters": _hyperparameters_to_json(est.get_params(deep=False)),
+        "classes": classes,
+        "classes_dtype": classes_dtype,
+        "n_features_in": int(est.n_features_in_),
+        "feature_names_in": None if names_in is None else [str(n) for n in names_in],
+    }
+    return tensors, fields
+
+
+def _check_linear_values(tensors: dict[str, np.ndarray], path: str) -> None:
+    for name in ("coef", "intercept"):
+        if not np.isfinite(tensors[name]).all():
+            raise _fail(path, f"'{name}' has non-finite values")
+    if np.isnan(tensors["objective_history"]).any():
+        raise _fail(path, "'objective_history' has NaN values")
+
+
+def _set_linear(
+    est: Any,
+    tensors: dict[str, np.ndarray],
+    classes: np.ndarray,
+    n_features: int,
+    names_in: list[str] | None,
+) -> None:
+    est.classes_ = classes
+    est.coef_ = tensors["coef"]
+    est.intercept_ = tensors["intercept"]
+    est.n_features_in_ = n_features
+    if names_in is not None:
+        est.feature_names_in_ = np.array(names_in, dtype=object)
+
+
+def _set_solver(est: Any, tensors: dict[str, np.ndarray], solver: dict[str, Any]) -> None:
+    est.objective_history_ = [float(v) for v in tensors["objective_history"]]
+    est.converged_ = solver["converged"]
+    est.solver_ = solver["solver"]
+
+
+def _softmax_regression_cls() -> type:
+    from softmax.estimators import SoftmaxRegression
+
+    return SoftmaxRegression
+
+
+def _dump_softmax_regression(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    tensors, fields = _dump_linear(est)
+    fields["solver"] = _dump_solver(est)
+    return tensors, fields
+
+
+def _check_softmax_params(cls: type, doc: dict[str, Any], path: str, *checks: str) -> dict:
+    """The hyperparameters of SoftmaxRegression (and its CV), checked as ``fit`` would."""
+    defaults = cls().get_params(deep=False)
+    lists = ("Cs", "l1_ratios") if "Cs" in defaults else ()
+    params = _check_hyperparameters(doc["hyperparameters"], defaults, path, lists)
+    _check_bools(params, ("fit_intercept", "warm_start", "refit"), path)
+    if not (params.get("random_state") is None or _is_int(params["random_state"])):
+        raise _fail(path, "hyperparameter 'random_state' must be an integer or null")
+    cw = params.get("class_weight")
+    if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
+        raise _fail(path, f"hyperparameter 'class_weight' = {str(cw)[:40]!r} is invalid")
+    _probe(cls, params, path, *checks)
+    return params
+
+
+def _decode_softmax_regression(
+    doc: dict[str, Any], specs: dict[str, _TensorSpec], path: str
+) -> Callable[[dict[str, np.ndarray]], Any]:
+    _check_tensor_set(
+        "SoftmaxRegression", {"coef": 2, "intercept": 1, "objective_history": 1}, specs, path
+    )
+    cls = _softmax_regression_cls()
+    params = _check_softmax_params(cls, doc, path, "_check_params")
+    classes = _classes_from_json(doc["classes"], doc["classes_dtype"], path)
+    n_features, names_in = _check_features(doc, path)
+    n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
+    _check_linear_tensors(specs, n_rows, n_features, f"{classes.shape[0]} classes", path)
+    solver = doc["solver"]
+    _check_solver(solver, path)
 
     def build(tensors: dict[str, np.ndarray]) -> Any:
-        for name in ("coef", "intercept"):
-            if not np.isfinite(tensors[name]).all():
-                raise _fail(path, f"'{name}' has non-finite values")
-        if np.isnan(tensors["objective_history"]).any():
-            raise _fail(path, "'objective_history' has NaN values")
+        _check_linear_values(tensors, path)
         est = cls(**params)
-        est.classes_ = classes
-        est.coef_ = tensors["coef"]
-        est.intercept_ = tensors["intercept"]
-        est.n_features_in_ = n_features
-        if names_in is not None:
-            est.feature_names_in_ = np.array(names_in, dtype=object)
+        _set_linear(est, tensors, classes, n_features, names_in)
         est.n_iter_ = np.array(solver["n_iter"], dtype=np.int32)
-        est.objective_history_ = [float(v) for v in tensors["objective_history"]]
-        est.converged_ = solver["converged"]
-        est.solver_ = solver["solver"]
+        _set_solver(est, tensors, solver)
         return est
 
     return build
 
 
 _CODECS["SoftmaxRegression"] = _Codec(
-    tensors={"coef": 2, "intercept": 1, "objective_history": 1},
     dump=_dump_softmax_regression,
     decode=_decode_softmax_regression,
     cls=_softmax_regression_cls,
@@ -704,13 +817,14 @@ def _split_model(model: Any) -> tuple[Any, Any, list[str] | None]:
             or _kind_of(steps[1][1]) is None
         ):
             raise TypeError(
-                "save supports a Pipeline of exactly (TabularEncoder, SoftmaxRegression), got "
-                f"steps {[(name, type(step).__name__) for name, step in steps]}"
+                "save supports a Pipeline of exactly (TabularEncoder, model) with model one of "
+                f"{sorted(_CODECS)}, got steps "
+                f"{[(name, type(step).__name__) for name, step in steps]}"
             )
         return steps[1][1], steps[0][1], [steps[0][0], steps[1][0]]
     if _kind_of(model) is None:
         raise TypeError(
-            f"save supports {sorted(_CODECS)} and Pipeline(TabularEncoder, SoftmaxRegression), "
+            f"save supports {sorted(_CODECS)} and a Pipeline(TabularEncoder, one of them), "
             f"got model of type {type(model).__name__}"
         )
     return model, None, None
@@ -730,9 +844,12 @@ def save(
 
     Parameters
     ----------
-    model : SoftmaxRegression or Pipeline
-        Fitted; a Pipeline must be ``[("encoder", TabularEncoder), ("model",
-        SoftmaxRegression)]`` (any step names).
+    model : estimator or Pipeline
+        Fitted: a SoftmaxRegression, SoftmaxRegressionCV,
+        MultiLabelLogisticRegression or TemperatureScaling (on logits, or
+        wrapping a SoftmaxRegression or SoftmaxRegressionCV), or a Pipeline
+        ``[("encoder", TabularEncoder), ("model", one of those)]`` (any step
+        names).
     path : str or os.PathLike
         Conventionally ``*.safetensors``.
     metadata : dict, optional
@@ -800,3 +917,7 @@ def save(
     if struct.unpack("<Q", blob[:8])[0] > MAX_HEADER_BYTES:
         raise ValueError(f"the model's metadata exceeds {MAX_HEADER_BYTES} bytes once encoded")
     atomic_write_bytes(path, blob, overwrite=overwrite)
+
+
+# The other kinds register themselves in _CODECS (they use the helpers above).
+from softmax.io import _model_kinds  # noqa: E402, F401

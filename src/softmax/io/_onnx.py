@@ -18,6 +18,9 @@ from softmax.io._atomic import atomic_write_bytes
 
 __all__ = ["export_onnx"]
 
+#: The estimators with a graph; SoftmaxRegressionCV predicts as a SoftmaxRegression.
+_EXPORTABLE = ("SoftmaxRegression", "SoftmaxRegressionCV", "MultiLabelLogisticRegression")
+
 #: Standard-domain opset of the exported graphs (onnxruntime >= 1.12 runs it).
 OPSET = 17
 ML_OPSET = 2
@@ -36,12 +39,14 @@ def _import_onnx() -> Any:
 
 
 def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
-    """Write ``model`` as an ONNX graph computing ``softmax(X Wᵀ + b)``.
+    """Write ``model`` as an ONNX graph computing ``softmax(X Wᵀ + b)`` (a sigmoid per label
+    for a multi-label model).
 
     Parameters
     ----------
-    model : SoftmaxRegression or Pipeline(TabularEncoder, SoftmaxRegression)
-        Fitted.
+    model : estimator or Pipeline(TabularEncoder, estimator)
+        Fitted SoftmaxRegression, SoftmaxRegressionCV or
+        MultiLabelLogisticRegression.
     path : str or os.PathLike
         Conventionally ``*.onnx``; written atomically.
     overwrite : bool, default=False
@@ -59,7 +64,10 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
     and, without imputation, a NaN propagates to the outputs.
 
     Outputs: ``"label"`` (int64 ``[N]``, the index into the classes) and
-    ``"probabilities"`` (float32 ``[N, n_classes]``).  The model's
+    ``"probabilities"`` (float32 ``[N, n_classes]``).  A
+    MultiLabelLogisticRegression has ``"labels"`` (int64 0/1 ``[N, n_labels]``,
+    ``predict``: the probability above the ``threshold``) and
+    ``"probabilities"`` (float32 ``[N, n_labels]``, a Sigmoid per label).  The model's
     ``metadata_props`` hold ``"classes"`` (JSON list), ``"classes_dtype"``,
     ``"feature_names"`` and ``"inputs"`` (JSON: name and kind per input).
 
@@ -70,7 +78,7 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     TypeError
-        For an unsupported model type.
+        For an unsupported model type (TemperatureScaling among them).
     ValueError
         If a categorical column has the empty string as a category (it is
         the graph's marker for a missing value).
@@ -81,6 +89,13 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
     from softmax.io._model_file import _classes_to_json, _split_model
 
     est, encoder, _ = _split_model(model)
+    kind = type(est).__name__
+    if kind not in _EXPORTABLE:
+        raise TypeError(
+            f"export_onnx supports {list(_EXPORTABLE)} (bare or after a TabularEncoder), "
+            f"got model of type {kind}"
+        )
+    multilabel = kind == "MultiLabelLogisticRegression"
     check_is_fitted(est)
     onnx = _import_onnx()
     from onnx import TensorProto, helper, numpy_helper
@@ -149,7 +164,7 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
 
     coef = np.asarray(est.coef_, dtype=np.float64)
     intercept = np.asarray(est.intercept_, dtype=np.float64)
-    if coef.shape[0] == 1:
+    if coef.shape[0] == 1 and not multilabel:
         # Two classes: logits [0, z] give softmax = [sigmoid(-z), sigmoid(z)], and
         # ArgMax picks class 0 on a tie z = 0, exactly as predict does.
         coef = np.vstack([np.zeros_like(coef), coef])
@@ -158,13 +173,21 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
     bias = const("softmax/intercept", intercept)
     product = node("MatMul", [features, weights], "softmax/product")
     logits = node("Add", [product, bias], "softmax/logits")
-    proba = node("Softmax", [logits], "softmax/proba_double", axis=1)
-    node("Cast", [proba], "probabilities", to=TensorProto.FLOAT)
-    node("ArgMax", [logits], "label", axis=1, keepdims=0)
-
     n_classes = coef.shape[0]
+    if multilabel:
+        # p > t  <=>  z > logit(t), compared on the logits as predict does.
+        cut = const("softmax/threshold_logit", est._thresholds(est.threshold))
+        proba = node("Sigmoid", [logits], "softmax/proba_double")
+        above = node("Greater", [logits, cut], "softmax/above")
+        node("Cast", [above], "labels", to=TensorProto.INT64)
+        first = helper.make_tensor_value_info("labels", TensorProto.INT64, ["N", n_classes])
+    else:
+        proba = node("Softmax", [logits], "softmax/proba_double", axis=1)
+        node("ArgMax", [logits], "label", axis=1, keepdims=0)
+        first = helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])
+    node("Cast", [proba], "probabilities", to=TensorProto.FLOAT)
     outputs = [
-        helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+        first,
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes]),
     ]
     graph = helper.make_graph(nodes, "softmax_regression", inputs, outputs, initializer=inits)
@@ -173,7 +196,12 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
         opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)],
         producer_name="softmax",
         producer_version=__version__,
-        doc_string="Softmax regression: probabilities = softmax(features @ coef.T + intercept)",
+        doc_string=(
+            "Multi-label logistic regression: probabilities = sigmoid(features @ coef.T + "
+            "intercept), labels = probabilities > threshold"
+            if multilabel
+            else "Softmax regression: probabilities = softmax(features @ coef.T + intercept)"
+        ),
     )
     onnx_model.ir_version = IR_VERSION
     classes, classes_dtype = _classes_to_json(np.asarray(est.classes_))
