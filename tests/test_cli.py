@@ -561,3 +561,123 @@ def test_bundled_penguins():
     assert df["species"].value_counts().to_dict() == {"Adelie": 152, "Gentoo": 124, "Chinstrap": 68}
     assert df["sex"].isna().sum() == 11 and df["bill_length_mm"].isna().sum() == 2
     assert penguins_path().is_file()
+
+
+# --------------------------------------------------------------------------- #
+# folders and globs of Parquet files; --dask
+# --------------------------------------------------------------------------- #
+def write_parts(folder: Path, n_parts: int = 3, n: int = 120) -> pd.DataFrame:
+    """A Parquet file per part; the category 'violet' is only in the last part."""
+    folder.mkdir()
+    df = make_table(np.random.default_rng(11), n_parts * n).drop(columns="row_id").dropna()
+    df = df.reset_index(drop=True)
+    last = df.index[-n // 2 :]
+    df.loc[last[:5], "color"] = "violet"
+    bounds = np.linspace(0, df.shape[0], n_parts + 1).astype(int)
+    for i in range(n_parts):
+        df.iloc[bounds[i] : bounds[i + 1]].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return df
+
+
+def test_fit_reads_a_folder_or_a_glob_of_parquet_files(tmp_path, capsys):
+    df = write_parts(tmp_path / "parts")
+    df.to_parquet(tmp_path / "all.parquet", index=False)
+    (tmp_path / "parts" / "_SUCCESS").write_text("")  # not a Parquet file: ignored
+    coefs = []
+    for data in ("all.parquet", "parts", "parts/part-*.parquet"):
+        out = tmp_path / f"m{len(coefs)}.st"
+        args = ["fit", tmp_path / data, "-t", "label", "--test-size", "0", "-o", out, "-q"]
+        code, _, err = run(capsys, *args)
+        assert code == 0, err
+        pipe = softmax.io.load(out)
+        assert "color=violet" in pipe[0].get_feature_names_out()
+        assert softmax.io.read_metadata(out)["metadata"]["data"]["n_rows"] == df.shape[0]
+        coefs.append(pipe[-1].coef_)
+    np.testing.assert_array_equal(coefs[0], coefs[1])
+    np.testing.assert_array_equal(coefs[0], coefs[2])
+
+
+DASK_BAD_CASES = {
+    "glob matches nothing": (["fit", "{t}/nothing-*.parquet", "-t", "label"],
+                             ["no files match", "nothing-*.parquet"]),
+    "folder without parquet": (["fit", "{t}/empty", "-t", "label"], ["has no Parquet files"]),
+    "l1 on dask": (["fit", "{t}/parts", "-t", "label", "--dask", "--penalty", "l1"],
+                   ["--dask fits take --penalty l2 or none", "l1"]),
+    "workers without dask": (["fit", "{t}/parts", "-t", "label", "--workers", "2"],
+                             ["--workers applies to Dask fits"]),
+    "bad workers": (["fit", "{t}/parts", "-t", "label", "--dask", "--workers", "0"],
+                    ["--workers must be a positive"]),
+    "svmlight on dask": (["fit", "{t}/x.svm", "--dask"], ["--dask reads CSV or Parquet"]),
+    "unreachable scheduler": (["fit", "{t}/parts", "-t", "label", "--dask", "tcp://127.0.0.1:9"],
+                              ["cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"]),
+}  # fmt: skip
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("case", list(DASK_BAD_CASES))
+def test_dask_and_folder_errors_are_one_line(case, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    import softmax._cli_dask as cli_dask
+
+    monkeypatch.setattr(cli_dask, "CONNECT_TIMEOUT", 1)
+    write_parts(tmp_path / "parts", n=20)
+    (tmp_path / "empty").mkdir()
+    dump_svmlight_file(np.eye(3), [0, 1, 0], str(tmp_path / "x.svm"))
+    args, fragments = DASK_BAD_CASES[case]
+    code, out, err = run(capsys, *[a.format(t=tmp_path) for a in args])
+    assert_one_line_error(code, err, *fragments)
+    assert out == ""
+
+
+def test_dask_not_installed_names_the_extra(tmp_path, capsys, monkeypatch):
+    write_parts(tmp_path / "parts", n=20)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    code, _, err = run(capsys, "fit", tmp_path / "parts", "-t", "label", "--dask")
+    assert_one_line_error(code, err, "--dask needs dask", "pip install 'softmax[dask]'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["fit", "d", "--dask"], ["fit", "d", "--dask=local"]),
+        (["fit", "--dask", "d", "-t", "y"], ["fit", "--dask=local", "d", "-t", "y"]),
+        (["fit", "d", "--dask", "-t", "y"], ["fit", "d", "--dask=local", "-t", "y"]),
+        (["fit", "d", "--dask", "tcp://h:8786"], ["fit", "d", "--dask=tcp://h:8786"]),
+        (["fit", "d", "--dask", "h:8786"], ["fit", "d", "--dask=h:8786"]),
+        (["fit", "d", "--dask=h:1"], ["fit", "d", "--dask=h:1"]),
+        (["fit", "--", "--dask"], ["fit", "--", "--dask"]),
+    ],
+)
+def test_dask_takes_an_optional_address(argv, expected):
+    from softmax.cli import _dask_value
+
+    assert _dask_value(argv) == expected
+
+
+@pytest.mark.dask
+def test_fit_on_a_local_dask_cluster_equals_the_in_memory_fit(tmp_path, capsys):
+    """The one real cluster of this module: 2 worker processes, 3 Parquet files."""
+    pytest.importorskip("distributed")
+    df = write_parts(tmp_path / "parts")
+    # In memory (in-process) on the same files.
+    args = ["fit", tmp_path / "parts", "-t", "label", "--test-size", "0", "-q"]
+    assert run(capsys, *args, "-o", tmp_path / "mem.st")[0] == 0
+    r = run_subprocess(
+        "fit", "parts", "--dask", "--workers", "2", "-t", "label", "--test-size", "0",
+        "-o", "dask.st", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "dask: a local cluster, 2 workers" in r.stderr
+    assert "iteration    1  objective" in r.stderr  # progress per iteration
+    assert "warning" not in r.stderr.lower()
+    mem, dsk = softmax.io.load(tmp_path / "mem.st"), softmax.io.load(tmp_path / "dask.st")
+    # The categories are complete ('violet' is only in the last file) and equal.
+    assert dsk[0].to_dict() == mem[0].to_dict()
+    np.testing.assert_allclose(dsk[-1].coef_, mem[-1].coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(dsk[-1].intercept_, mem[-1].intercept_, rtol=0, atol=1e-6)
+    rec = softmax.io.read_metadata(tmp_path / "dask.st")["metadata"]
+    assert rec["data"]["dask"] is True and rec["split"]["n_train"] == df.shape[0]
+    # The model predicts like any other: the pipeline on a pandas DataFrame.
+    X = df.drop(columns="label")
+    np.testing.assert_allclose(dsk.predict_proba(X), mem.predict_proba(X), atol=1e-6)
+    assert accuracy_score(df["label"], dsk.predict(X)) == rec["train_metrics"]["accuracy"]

@@ -8,6 +8,7 @@ prints it as one line.
 
 from __future__ import annotations
 
+import glob
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,8 @@ __all__ = [
     "expand_columns",
     "labels_from_series",
     "output_format",
+    "read_tables",
+    "resolve_data",
     "select_columns",
 ]
 
@@ -225,6 +228,55 @@ def align_labels(y: Any, classes: np.ndarray, source: str, target: str) -> np.nd
     out = np.empty(len(texts), dtype=classes.dtype)
     out[:] = [by_text[t] for t in texts]
     return out
+
+
+_GLOB_CHARS = ("*", "?", "[")
+
+
+def resolve_data(data: str, fmt: str | None = None) -> tuple[list[str], str]:
+    """The files DATA names and their format: one file, a folder of Parquet files, or a glob.
+
+    A folder means its Parquet files (``*.parquet``, ``*.pq``, ``*.parq``, not
+    its sub-folders); a glob (``*``, ``?``, ``[``) means the files it matches.
+    Files come sorted by name, so that rows keep one order between runs.
+    Several files must share one format, CSV or Parquet.
+    """
+    from softmax.io import FORMATS, infer_format
+
+    p = Path(data)
+    if p.is_dir():
+        endings = FORMATS["parquet"]
+        files = sorted(str(f) for f in p.iterdir() if f.is_file() and f.name.endswith(endings))
+        if not files:
+            raise UserError(
+                f"folder {data!r} has no Parquet files ({', '.join('*' + e for e in endings)}); "
+                "give a folder of Parquet files, a glob or a file"
+            )
+        return files, "parquet" if fmt is None else infer_format(files[0], fmt)
+    if not p.exists() and any(c in data for c in _GLOB_CHARS):
+        files = sorted(f for f in glob.glob(data) if Path(f).is_file())
+        if not files:
+            raise UserError(f"no files match {data!r}; check the pattern and the folder")
+    else:
+        return [data], infer_format(data, fmt)
+    kinds = {infer_format(f, fmt) for f in files}
+    if len(kinds) > 1 or kinds == {"svmlight"}:
+        raise UserError(
+            f"{data!r} matches files of format(s) {', '.join(sorted(kinds))}; several files "
+            "must all be CSV or all Parquet"
+        )
+    return files, kinds.pop()
+
+
+def read_tables(files: Sequence[str], fmt: str) -> Any:
+    """One file read with :func:`softmax.io.read_table`; several concatenated in name order."""
+    from softmax.io import read_table
+
+    if len(files) == 1:
+        return read_table(files[0], format=fmt)
+    import pandas as pd
+
+    return pd.concat([read_table(f, format=fmt) for f in files], ignore_index=True)
 
 
 def output_format(path: str) -> str:

@@ -37,6 +37,8 @@ from softmax._cli_support import (
     missing_counts,
     missing_error,
     output_format,
+    read_tables,
+    resolve_data,
     select_columns,
 )
 
@@ -185,13 +187,14 @@ def _fit(
     fmt: str | None,
     force: bool,
     quiet: bool,
+    dask: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     from softmax._atomic import check_writable
     from softmax.estimators import SoftmaxRegression
-    from softmax.io import TabularEncoder, read_table, save
-    from softmax.report import classification_metrics
+    from softmax.io import TabularEncoder
 
-    out, err = _consoles()
+    _, err = _consoles()
     if missing not in MISSING_POLICIES:
         raise UserError(f"--missing {missing!r} is not one of {', '.join(MISSING_POLICIES)}")
     if unknown not in ("error", "ignore"):
@@ -205,18 +208,52 @@ def _fit(
     clf = SoftmaxRegression(
         penalty=pen, C=C, class_weight=cw, tol=tol, max_iter=max_iter, solver=solver
     )
-    clf._check_params()  # a bad --C / --penalty / --solver fails before any work
+    kind, _, _ = clf._check_params()  # a bad --C / --penalty / --solver fails before any work
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be a positive whole number, got {workers}")
+    if workers is not None and dask is None:
+        raise UserError("--workers applies to Dask fits; add --dask")
+    if dask is not None and not kind.smooth:
+        raise UserError(
+            f"--dask fits take --penalty l2 or none, got --penalty {penalty}; fit in memory "
+            "(without --dask) for this penalty"
+        )
     check_writable(output, overwrite=force)
 
     t0 = time.perf_counter()
-    table = read_table(data, format=fmt)
-    source = Path(data).name
+    files, data_fmt = resolve_data(data, fmt)
+    source = Path(data).name if len(files) == 1 or Path(data).is_dir() else data
     record: dict[str, Any] = {
         "created_by": "softmax fit",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "data": {"file": source},
+        "data": {"file": source} | ({"files": len(files)} if len(files) > 1 else {}),
         "missing": missing,
     }
+    if dask is not None:
+        from softmax._cli_dask import import_dask
+
+        import_dask()  # a clear error before anything else when dask is not installed
+        return _fit_dask(
+            files,
+            data_fmt,
+            source=source,
+            record=record,
+            clf=clf,
+            address=dask,
+            workers=workers,
+            target=target,
+            output=output,
+            features=features,
+            drop=drop,
+            test_size=test_size,
+            seed=seed,
+            missing=missing,
+            unknown=unknown,
+            force=force,
+            quiet=quiet,
+            t0=t0,
+        )
+    table = read_tables(files, data_fmt)
     if isinstance(table, tuple):  # svmlight: sparse X and labels, no columns to encode
         if features or drop:
             raise UserError("--features and --drop do not apply to svmlight files (no columns)")
@@ -285,40 +322,20 @@ def _fit(
             f"fitting on {tr.size}, holding out {te.size}[/dim]",
             highlight=False,
         )
-    t1 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with Progress(err, quiet=quiet) as progress:
-            if encoder is not None:
-                model.fit(X_tr, y_tr, model__callback=progress.update)
-            else:
-                model.fit(X_tr, y_tr, callback=progress.update)
-    fit_seconds = time.perf_counter() - t1
-    warned = _warning_lines(caught)
-    for line in warned:
-        print(f"warning: {line}", file=sys.stderr)
+    if encoder is not None:
+        fit_seconds, warned = _run_fit(
+            lambda cb: model.fit(X_tr, y_tr, model__callback=cb), err, quiet
+        )
+    else:
+        fit_seconds, warned = _run_fit(lambda cb: model.fit(X_tr, y_tr, callback=cb), err, quiet)
     if encoder is not None:
         feature_names = [str(n) for n in encoder.get_feature_names_out()]
 
     def scores(idx: Any) -> dict[str, Any] | None:
         if idx.size == 0:
             return None
-        proba = model.predict_proba(rows(X, idx))
-        m = classification_metrics(y[idx], proba, clf.classes_)
-        return {
-            k: m[k]
-            for k in (
-                "n_samples",
-                "accuracy",
-                "balanced_accuracy",
-                "log_loss",
-                "brier_score",
-                "ece",
-            )
-        }
+        return _scores(y[idx], model.predict_proba(rows(X, idx)), clf.classes_)
 
-    train_m, test_m = scores(tr), scores(te)
-    assert train_m is not None  # the training split is never empty
     record["split"] = {
         "test_size": test_size,
         "seed": seed,
@@ -326,6 +343,251 @@ def _fit(
         "n_train": int(tr.size),
         "n_test": int(te.size),
     }
+    return _finish_fit(
+        model,
+        clf,
+        record,
+        train_m=scores(tr),
+        test_m=scores(te),
+        feature_names=feature_names,
+        n_columns=int(X.shape[1]),
+        stratified=stratified,
+        fit_seconds=fit_seconds,
+        t_read=t_read,
+        warned=warned,
+        source=source,
+        output=output,
+        force=force,
+        quiet=quiet,
+    )
+
+
+def _run_fit(fit: Any, err: Any, quiet: bool) -> tuple[float, list[str]]:
+    """Run ``fit(callback)`` with progress on stderr; its seconds and warnings (printed)."""
+    t1 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Progress(err, quiet=quiet) as progress:
+            fit(progress.update)
+    fit_seconds = time.perf_counter() - t1
+    warned = _warning_lines(caught)
+    for line in warned:
+        print(f"warning: {line}", file=sys.stderr)
+    return fit_seconds, warned
+
+
+def _fit_dask(
+    files: list[str],
+    fmt: str,
+    *,
+    source: str,
+    record: dict[str, Any],
+    clf: Any,
+    address: str,
+    workers: int | None,
+    target: str | None,
+    output: str,
+    features: list[str],
+    drop: list[str],
+    test_size: float,
+    seed: int,
+    missing: str,
+    unknown: str,
+    force: bool,
+    quiet: bool,
+    t0: float,
+) -> dict[str, Any]:
+    """``softmax fit --dask``: read, split, encode and fit on a Dask cluster (``_cli_dask``)."""
+    import dask
+    from sklearn.pipeline import Pipeline
+
+    from softmax import _cli_dask as cd
+    from softmax.io import TabularEncoder
+
+    _, err = _consoles()
+    if fmt == "svmlight":
+        raise UserError("--dask reads CSV or Parquet files; fit svmlight files without --dask")
+    with cd.connect(address, workers) as client:
+        if not quiet:
+            n_workers = len(client.scheduler_info().get("workers", {}))
+            where = "a local cluster" if address == cd.LOCAL else f"{address}"
+            err.print(
+                f"[dim]dask: {where}, {n_workers} workers, ready after "
+                f"{time.perf_counter() - t0:.1f} s[/dim]",
+                highlight=False,
+            )
+        t0 = time.perf_counter()  # the read time leaves out the cluster's start
+        ddf = cd.read_dask(files, fmt)
+        ddf.columns = [str(c) for c in ddf.columns]
+        cols = select_columns(
+            list(ddf.columns), target=target, features=features, drop=drop, source=source
+        )
+        assert target is not None
+        ddf = ddf[[*cols, target]]
+        # The junk check reads the first rows only (the whole data may be large).
+        check_junk(ddf.partitions[0].head(1000), cols)
+        kept = ddf
+        if missing != "error":
+            kept = kept.dropna(subset=[target])
+        if missing == "drop":
+            kept = kept.dropna(subset=cols)
+        if test_size > 0:
+            train, test = kept.random_split([1 - test_size, test_size], random_state=seed)
+        else:
+            train, test = kept, None
+        categorical = [c for c in cols if not _is_numeric_meta(ddf._meta[c])]
+        numeric = [c for c in cols if c not in categorical]
+        # One pass for the summaries; the medians (dask expressions, not delayed
+        # objects) in a second one, and only when imputing.
+        whole_parts, train_parts, test_parts = dask.compute(
+            cd.summarise(ddf, [], target),
+            cd.summarise(train, categorical, target),
+            cd.summarise(test, [], target) if test is not None else [],
+        )
+        medians = (
+            dask.compute({c: train[c].dropna().quantile(0.5) for c in numeric})[0]
+            if missing == "impute"
+            else {}
+        )
+        whole, tr = cd.combine(whole_parts), cd.combine(train_parts)
+        n_test = cd.combine(test_parts)["rows"] if test is not None else 0
+        y_missing = whole["missing"].get(target, 0)
+        if y_missing and missing == "error":
+            raise UserError(
+                f"target column {target!r} has {y_missing} missing value(s); "
+                "pass --missing drop (or impute) to skip those rows"
+            )
+        counts = {c: whole["missing"][c] for c in cols if whole["missing"].get(c)}
+        if counts and missing == "error":
+            raise missing_error(counts, source)
+        n_used = tr["rows"] + n_test
+        if n_used == 0:
+            raise UserError(f"no rows of {source} are left after dropping missing values")
+        if tr["rows"] < 2:
+            raise UserError(
+                f"--test-size {test_size:g} leaves {tr['rows']} row(s) of {source} for "
+                "training; use a smaller --test-size"
+            )
+        kind = cd.label_kind(tr["labels"])
+        labels = np.unique(cd._labels(tr["labels"], kind).to_numpy())
+        if labels.size < 2:
+            raise UserError(
+                f"the training rows of {source} have only one class in {target!r} "
+                f"({labels[0]!r}); a classifier needs at least 2 classes"
+            )
+        medians = {c: float(v) for c, v in medians.items()}
+        for c, v in medians.items():
+            if math.isnan(v):
+                raise ValueError(f"column {c!r} has only missing values; cannot impute")
+        encoder = TabularEncoder.from_dict(
+            cd.encoder_state(
+                cols,
+                ddf._meta,
+                tr["categories"],
+                medians,
+                impute=missing == "impute",
+                unknown=unknown,
+            )
+        )
+        X_tr = cd.encode_partitions(train[cols], encoder)
+        y_tr = cd.label_partitions(train[target], kind)
+        record["data"].update(format=fmt, n_rows=int(whole["rows"]), dask=True)
+        record["data"]["rows_dropped"] = int(whole["rows"] - n_used)
+        record["target"] = target
+        record["features"] = cols
+        t_read = time.perf_counter() - t0
+        if not quiet:
+            err.print(
+                f"[dim]read {source}: {n_used} rows used, {len(cols)} columns, "
+                f"{ddf.npartitions} partitions; fitting on {tr['rows']}, holding out "
+                f"{n_test}[/dim]",
+                highlight=False,
+            )
+        fit_seconds, warned = _run_fit(lambda cb: clf.fit(X_tr, y_tr, callback=cb), err, quiet)
+
+        def scores(part: Any) -> dict[str, Any] | None:
+            if part is None:
+                return None
+            # Only the probabilities and labels come to the client, for the metrics.
+            X_part = cd.encode_partitions(part[cols], encoder)
+            with warnings.catch_warnings():
+                # An array from the fit's graph and a dataframe expression in one
+                # compute: dask materialises the expression, which is what we want.
+                warnings.filterwarnings("ignore", "Computing mixed collections", UserWarning)
+                proba, y_part = dask.compute(
+                    clf.predict_proba(X_part), cd.label_partitions(part[target], kind)
+                )
+            return _scores(y_part.to_numpy(), proba, clf.classes_)
+
+        train_m = scores(train)
+        test_m = scores(test) if n_test else None
+    record["split"] = {
+        "test_size": test_size,
+        "seed": seed,
+        "stratified": False,
+        "method": "dask random_split",
+        "n_train": int(tr["rows"]),
+        "n_test": int(n_test),
+    }
+    model = Pipeline([("encoder", encoder), ("model", clf)])
+    return _finish_fit(
+        model,
+        clf,
+        record,
+        train_m=train_m,
+        test_m=test_m,
+        feature_names=[str(n) for n in encoder.get_feature_names_out()],
+        n_columns=len(cols),
+        stratified=False,
+        fit_seconds=fit_seconds,
+        t_read=t_read,
+        warned=warned,
+        source=source,
+        output=output,
+        force=force,
+        quiet=quiet,
+    )
+
+
+def _is_numeric_meta(series: Any) -> bool:
+    from softmax.io._tabular import _is_numeric
+
+    return _is_numeric(series)
+
+
+def _scores(y: Any, proba: Any, classes: Any) -> dict[str, Any]:
+    from softmax.report import classification_metrics
+
+    m = classification_metrics(y, proba, classes)
+    return {
+        k: m[k]
+        for k in ("n_samples", "accuracy", "balanced_accuracy", "log_loss", "brier_score", "ece")
+    }
+
+
+def _finish_fit(
+    model: Any,
+    clf: Any,
+    record: dict[str, Any],
+    *,
+    train_m: dict[str, Any] | None,
+    test_m: dict[str, Any] | None,
+    feature_names: list[str],
+    n_columns: int,
+    stratified: bool,
+    fit_seconds: float,
+    t_read: float,
+    warned: list[str],
+    source: str,
+    output: str,
+    force: bool,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Record the fit, save the model and print the summary table."""
+    from softmax.io import save
+
+    assert train_m is not None  # the training split is never empty
+    n_train, n_test = record["split"]["n_train"], record["split"]["n_test"]
     record["fit"] = {
         "seconds": round(fit_seconds, 4),
         "read_seconds": round(t_read, 4),
@@ -342,6 +604,7 @@ def _fit(
     if not quiet:
         from rich.table import Table
 
+        out, _ = _consoles()
         t = Table(title=f"softmax fit {source}", show_header=False, title_justify="left")
         t.add_column(style="bold")
         t.add_column()
@@ -351,9 +614,9 @@ def _fit(
             + ", ".join(map(str, clf.classes_[:10]))
             + (" ..." if clf.classes_.size > 10 else ""),
         )
-        t.add_row("features", f"{len(feature_names)} (from {X.shape[1]} columns)")
+        t.add_row("features", f"{len(feature_names)} (from {n_columns} columns)")
         t.add_row(
-            "rows", f"{tr.size} train, {te.size} held out" + (" (stratified)" if stratified else "")
+            "rows", f"{n_train} train, {n_test} held out" + (" (stratified)" if stratified else "")
         )
         t.add_row(
             "solver",
@@ -428,12 +691,31 @@ def fit(
             "error, or ignore (all-zero one-hot).",
         ),
     ] = "error",
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="[ADDRESS]",
+            help="Fit on Dask: a local cluster, or the scheduler at ADDRESS "
+            "(e.g. tcp://host:8786). Put it after DATA, or write --dask=ADDRESS.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Worker processes of the local Dask cluster (default: CPUs)."
+        ),
+    ] = None,
     fmt: Format = None,
     force: Force = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Fit a softmax-regression model to DATA and write it to a model file."""
+    """Fit a softmax-regression model to DATA and write it to a model file.
+
+    DATA is a CSV, Parquet or svmlight file, a folder of Parquet files, or a glob
+    (quote it: 'data/part-*.parquet').
+    """
     _fit(
         data,
         target=target,
@@ -453,6 +735,8 @@ def fit(
         fmt=fmt,
         force=force,
         quiet=quiet,
+        dask=dask,
+        workers=workers,
     )
 
 
@@ -1056,13 +1340,49 @@ def _framework_exit(exc: Exception, debug: bool) -> int | None:
     return int(exc.exit_code)
 
 
+def _looks_like_address(arg: str) -> bool:
+    """``tcp://host:8786``, ``host:8786``: what a Dask scheduler address looks like."""
+    if "://" in arg:
+        return True
+    host, sep, port = arg.rpartition(":")
+    return bool(sep and host and port.isdigit())
+
+
+def _dask_value(args: list[str]) -> list[str]:
+    """``--dask`` with no address becomes ``--dask=local``.
+
+    Click options take a value or none, not an optional one; ``--dask`` is
+    followed by an address only when the next word looks like one, so that
+    ``softmax fit --dask data/ -t y`` keeps ``data/`` as DATA.
+    """
+    from softmax._cli_dask import LOCAL
+
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if arg == "--dask":
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if nxt is not None and _looks_like_address(nxt):
+                out.append(f"--dask={nxt}")
+                i += 2
+                continue
+            arg = f"--dask={LOCAL}"
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
     0: success; 1: bad input (one line on stderr); 2: malformed command line;
     3: an internal error (a bug; ``--debug`` shows the traceback); 130: interrupted.
     """
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _dask_value(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
