@@ -128,3 +128,64 @@ def test_clear_error_without_onnx(tmp_path, rng, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` raise ImportError
     with pytest.raises(ImportError, match=r"softmax\[onnx\]"):
         export_onnx(model, tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "params"),
+    [
+        (np.float64, {}),
+        (np.float64, {"threshold": [0.0, 0.3, 0.9, 1.0], "pos_weight": "balanced"}),
+        (np.float32, {"threshold": 0.7, "fit_intercept": False}),
+    ],
+)
+def test_multilabel_model_matches_predict_and_predict_proba(tmp_path, rng, dtype, params):
+    from softmax import MultiLabelLogisticRegression
+
+    n = 300
+    X32 = (rng.normal(size=(n, 5)) * [1.0, 3.0, 0.2, 10.0, 1.0]).astype(np.float32)
+    Y = (X32[:, :4] * [1.0, 0.3, 5.0, 0.1] + rng.logistic(size=(n, 4)) > 0.2).astype(int)
+    model = MultiLabelLogisticRegression(**params).fit(X32.astype(dtype), Y)
+    export_onnx(model, tmp_path / "m.onnx")
+    sess = session(tmp_path / "m.onnx")
+    assert [o.name for o in sess.get_outputs()] == ["labels", "probabilities"]
+    labels, proba = sess.run(None, {"X": X32})
+    assert labels.dtype == np.int64 and labels.shape == (n, 4)
+    assert proba.dtype == np.float32 and proba.shape == (n, 4)
+    np.testing.assert_allclose(proba, model.predict_proba(X32.astype(dtype)), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(labels, model.predict(X32.astype(dtype)))
+    assert not np.allclose(proba.sum(axis=1), 1.0)  # independent sigmoids, not a softmax
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    assert "Sigmoid" in ops and "Softmax" not in ops
+
+
+def test_multilabel_pipeline(tmp_path, rng):
+    from softmax import MultiLabelLogisticRegression
+
+    df, y = mixed_data(rng, n=150)
+    Y = np.stack([y == "ant", y != "cat", df["wet"].to_numpy()], axis=1).astype(int)
+    pipe = Pipeline(
+        [("encoder", TabularEncoder(impute=True)), ("model", MultiLabelLogisticRegression())]
+    ).fit(df, Y)
+    export_onnx(pipe, tmp_path / "p.onnx")
+    labels, proba = session(tmp_path / "p.onnx").run(None, column_feeds(df, pipe[0]))
+    rounded = df.assign(x1=df["x1"].astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(proba, pipe.predict_proba(rounded), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(labels, pipe.predict(rounded))
+
+
+def test_cv_model_exports_and_temperature_scaling_is_refused(tmp_path, rng):
+    from softmax import SoftmaxRegressionCV, TemperatureScaling
+
+    X = rng.normal(size=(90, 3))
+    y = np.arange(90) % 3
+    X[:, 0] += y
+    cv = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3).fit(X, y)
+    export_onnx(cv, tmp_path / "cv.onnx")
+    X32 = X.astype(np.float32)
+    label, proba = session(tmp_path / "cv.onnx").run(None, {"X": X32})
+    np.testing.assert_allclose(proba, cv.predict_proba(X32.astype(np.float64)), atol=1e-5)
+    np.testing.assert_array_equal(cv.classes_[label], cv.predict(X32.astype(np.float64)))
+    ts = TemperatureScaling(cv).fit(X, y)
+    with pytest.raises(TypeError, match=r"export_onnx supports .* got model of type Temperature"):
+        export_onnx(ts, tmp_path / "t.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv.onnx"]

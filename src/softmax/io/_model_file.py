@@ -688,8 +688,11 @@ def _dump_solver(est: Any, fitted: bool = True) -> dict[str, Any]:
     }
 
 
-def _dump_linear(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The tensors and document fields of any fitted linear model (coef_, intercept_)."""
+def _dump_linear(
+    est: Any, params: dict[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The tensors and document fields of any fitted linear model (coef_, intercept_);
+    ``params``: the hyperparameters to store, if not ``est.get_params(deep=False)``."""
     coef = np.ascontiguousarray(est.coef_)
     if coef.dtype not in (np.float32, np.float64):
         raise ValueError(f"coef_ has dtype {coef.dtype}; expected float32 or float64")
@@ -702,7 +705,9 @@ def _dump_linear(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "objective_history": np.asarray(history, dtype=np.float64).reshape(-1),
     }
     fields = {
-        "hyperparameters": _hyperparameters_to_json(est.get_params(deep=False)),
+        "hyperparameters": _hyperparameters_to_json(
+            est.get_params(deep=False) if params is None else params
+        ),
         "classes": classes,
         "classes_dtype": classes_dtype,
         "n_features_in": int(est.n_features_in_),

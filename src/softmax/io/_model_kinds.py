@@ -75,13 +75,13 @@ _CV_TENSORS = {
 
 
 def _dump_cv(est: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    tensors, fields = _dump_linear(est)
-    hp = fields["hyperparameters"]
+    params = est.get_params(deep=False)
     # A CV splitter or a scoring callable is code: only refitting needs it.
-    if not (hp["cv"] is None or _is_int(hp["cv"])):
-        hp["cv"] = None
-    if not (hp["scoring"] is None or isinstance(hp["scoring"], str)):
-        hp["scoring"] = None
+    if not (params["cv"] is None or _is_int(params["cv"])):
+        params["cv"] = None
+    if not (params["scoring"] is None or isinstance(params["scoring"], str)):
+        params["scoring"] = None
+    tensors, fields = _dump_linear(est, params)
     refitted = hasattr(est, "solver_")
     tensors["Cs"] = np.asarray(est.Cs_, dtype=np.float64)
     tensors["l1_ratios"] = np.asarray(est.l1_ratios_, dtype=np.float64)
