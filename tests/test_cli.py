@@ -681,3 +681,32 @@ def test_fit_on_a_local_dask_cluster_equals_the_in_memory_fit(tmp_path, capsys):
     X = df.drop(columns="label")
     np.testing.assert_allclose(dsk.predict_proba(X), mem.predict_proba(X), atol=1e-6)
     assert accuracy_score(df["label"], dsk.predict(X)) == rec["train_metrics"]["accuracy"]
+
+
+def test_predict_and_evaluate_refuse_other_model_kinds_in_one_line(tmp_path, capsys):
+    # A multi-label model file is valid (softmax.load reads it) but not a softmax
+    # model: predict/evaluate say so instead of misreading it; info still works.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    Y = (X @ rng.normal(size=(3, 2)) + rng.normal(size=(60, 2)) > 0).astype(int)
+    path = tmp_path / "ml.safetensors"
+    softmax.save(softmax.MultiLabelLogisticRegression().fit(X, Y), path)
+    data = tmp_path / "x.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=Y[:, 0]).to_csv(data, index=False)
+    code, _, err = run(capsys, "predict", str(path), str(data))
+    assert_one_line_error(code, err, "MultiLabelLogisticRegression", "softmax.load")
+    code, _, err = run(capsys, "evaluate", str(path), str(data), "--target", "y")
+    assert_one_line_error(code, err, "MultiLabelLogisticRegression")
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "MultiLabelLogisticRegression" in out
+
+
+def test_bare_model_on_a_table_says_it_reads_svmlight(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    path = tmp_path / "bare.safetensors"
+    softmax.save(softmax.SoftmaxRegression().fit(X, (X[:, 0] > 0).astype(int)), path)
+    data = tmp_path / "x.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(data, index=False)
+    code, _, err = run(capsys, "predict", str(path), str(data))
+    assert_one_line_error(code, err, "no column encoding", "svmlight")

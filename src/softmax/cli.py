@@ -111,13 +111,23 @@ def _estimator(model: Any) -> Any:
     return model.named_steps["model"] if _is_pipeline(model) else model
 
 
-def _load(path: str) -> tuple[Any, dict[str, Any]]:
+def _load(path: str, *, softmax_only: bool = False) -> tuple[Any, dict[str, Any]]:
+    """The model in ``path`` and its metadata; ``softmax_only``: refuse the kinds
+    that ``predict`` and ``evaluate`` do not handle (they are usable from Python)."""
     from softmax.io import load, read_metadata
 
     if not Path(path).exists():
         raise FileNotFoundError(f"no such model file: {path!r}; check the path")
     meta = read_metadata(path)
-    return load(path), meta
+    model = load(path)
+    kind = type(_estimator(model)).__name__
+    if softmax_only and kind not in ("SoftmaxRegression", "SoftmaxRegressionCV"):
+        raise UserError(
+            f"{Path(path).name} holds a {kind}; this command handles softmax models "
+            "(SoftmaxRegression, as `softmax fit` writes them): use it from Python with "
+            "softmax.load"
+        )
+    return model, meta
 
 
 def _record(meta: dict[str, Any]) -> dict[str, Any]:
@@ -763,7 +773,7 @@ def _predict(
     if output:
         check_writable(output, overwrite=force)
     out_fmt = output_format(output) if output else "csv"
-    model, _meta = _load(model_path)
+    model, _meta = _load(model_path, softmax_only=True)
     clf = _estimator(model)
     classes = clf.classes_
     in_fmt = infer_format(data, fmt)
@@ -776,8 +786,9 @@ def _predict(
         )
     if not pipeline and in_fmt != "svmlight":
         raise UserError(
-            f"this model was trained on svmlight data (numbered features), but {source} is "
-            f"{in_fmt}; give an svmlight file"
+            "this model has no column encoding (it was fitted on svmlight data, or saved "
+            f"from Python without a TabularEncoder), so it reads svmlight files; {source} is "
+            f"{in_fmt}: give an svmlight file"
         )
     if id_col is not None and not pipeline:
         raise UserError("--id needs a CSV or Parquet file; svmlight rows have no id column")
@@ -896,7 +907,7 @@ def _evaluate(
         raise UserError(f"--missing {missing!r} is not one of error, drop")
     if report:
         check_writable(report, overwrite=force)
-    model, meta = _load(model_path)
+    model, meta = _load(model_path, softmax_only=True)
     clf = _estimator(model)
     record = _record(meta)
     table = read_table(data, format=fmt)
@@ -920,8 +931,9 @@ def _evaluate(
     else:
         if not _is_pipeline(model):
             raise UserError(
-                f"this model was trained on svmlight data (numbered features), but {source} "
-                "is a table; give an svmlight file"
+                "this model has no column encoding (it was fitted on svmlight data, or saved "
+                f"from Python without a TabularEncoder), so it reads svmlight files; {source} "
+                "is a table: give an svmlight file"
             )
         df = table
         df.columns = [str(c) for c in df.columns]
