@@ -227,7 +227,7 @@ def test_warm_start_from_the_optimum_takes_no_iterations():
 def test_separable_label_warns_without_penalty():
     X = np.linspace(-2, 2, 40)[:, None]
     Y = np.column_stack([(X[:, 0] > 0), np.tile([0, 1], 20)]).astype(int)
-    with pytest.warns(SeparationWarning, match="labels 0"):
+    with pytest.warns(SeparationWarning, match=r"Some labels \(0\) are separable"):
         MultiLabelLogisticRegression(penalty=None).fit(X, Y)
 
 

@@ -6,7 +6,6 @@ See :mod:`softmax.backends._chunks` for the executor interface.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -83,16 +82,9 @@ def fit_chunked(
     :mod:`softmax.solvers._lbfgs`, whose state is saved there every
     ``checkpoint_every`` iterations and resumed from when the file exists.
     """
-    from sklearn.exceptions import ConvergenceWarning
 
-    from softmax.estimators._fitting import (
-        DIVERGENCE_BOUND,
-        SeparationWarning,
-        auto_solver,
-        warm_start_point,
-    )
+    from softmax.estimators._fitting import run_solver, warm_start_point, warn_fit_outcome
     from softmax.estimators._validation import check_C
-    from softmax.solvers import get_solver
 
     kind, tol, max_iter = est._check_params()
     if not kind.smooth:
@@ -126,38 +118,23 @@ def fit_chunked(
     )
     objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
 
-    w0 = warm_start_point(est, objective)
-    solver_name = auto_solver(stats.n, objective.n_params) if est.solver == "auto" else est.solver
-    solver = get_solver(solver_name)
-    ckpt = None
+    impl, ckpt = None, None
     if checkpoint is not None:
-        solver_name, solver, ckpt = _resumable_solver(
-            est, stats, objective.n_params, checkpoint, checkpoint_every
-        )
-    diverging = [False]
-
-    def guarded_value_and_grad(w: np.ndarray) -> tuple[float, np.ndarray]:
-        if kind.unpenalised and np.max(np.abs(w), initial=0.0) > DIVERGENCE_BOUND:
-            diverging[0] = True
-        return objective.value_and_grad(w)
-
-    def guarded_callback(it: int, f: float, gnorm: float) -> bool:
-        if est.verbose:
-            print(f"[SoftmaxRegression] iter {it:4d}  objective {f:.12g}  |grad| {gnorm:.3e}")
-        if callback is not None:
-            callback(it, f, gnorm)
-        return diverging[0]
-
+        impl, ckpt = _resumable_solver(est, stats, objective.n_params, checkpoint, checkpoint_every)
     try:
-        result = solver(
-            guarded_value_and_grad,
-            w0,
-            hessp=objective.hessp,
-            hessian=objective.hessian,
+        result, solver_name, diverging = run_solver(
+            objective,
+            warm_start_point(est, objective),
+            n_samples=stats.n,
+            kind=kind,
+            solver="lbfgs" if impl is not None else est.solver,
             tol=tol,
             max_iter=max_iter,
-            callback=guarded_callback,
-            precision=float(np.finfo(stats.dtype).eps),
+            verbose=est.verbose,
+            name="SoftmaxRegression",
+            callback=callback,
+            dtype=stats.dtype,
+            solver_impl=impl,
         )
     except Exception as exc:
         if ckpt is None:
@@ -180,32 +157,22 @@ def fit_chunked(
     est.solver_ = solver_name
 
     separated = False
-    if kind.unpenalised and not diverging[0] and np.max(np.abs(result.x), initial=0.0) >= 10.0:
+    if kind.unpenalised and not diverging and np.max(np.abs(result.x), initial=0.0) >= 10.0:
         separated = executor.max_true_log_proba(est) > -1e-9
-    if kind.unpenalised and (diverging[0] or separated):
-        warnings.warn(
-            "The classes are separable (or quasi-separable) by the features: the "
-            "unpenalised maximum-likelihood coefficients do not exist (they grow without "
-            "bound), so the fit stopped at large, finite coefficients. Use a penalty "
-            "(penalty='l2' with a finite C) for a well-defined model.",
-            SeparationWarning,
-            stacklevel=3,
-        )
-    elif not result.converged:
-        warnings.warn(
-            f"SoftmaxRegression did not converge: solver {solver_name!r} stopped after "
-            f"{result.n_iter} iterations ({result.message}) with gradient norm "
-            f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
-            f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    warn_fit_outcome(
+        "SoftmaxRegression",
+        result,
+        solver_name,
+        tol,
+        max_iter,
+        separated=kind.unpenalised and (diverging or separated),
+    )
     return est
 
 
 def _resumable_solver(
     est: Any, stats: ChunkStats, n_params: int, path: Any, every: Any
-) -> tuple[str, Callable[..., Any], Any]:
+) -> tuple[Callable[..., Any], Any]:
     """The resumable L-BFGS bound to the checkpoint at ``path`` (and its saved state)."""
     from numbers import Integral
 
@@ -227,4 +194,4 @@ def _resumable_solver(
             value_and_grad, x0, state=state, checkpoint=ckpt, checkpoint_every=int(every), **kw
         )
 
-    return "lbfgs", solver, ckpt
+    return solver, ckpt

@@ -3,6 +3,7 @@ solver, the warm start, and a solver run guarded against separation."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from numbers import Integral
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "run_solver",
     "small_problem",
     "warm_start_point",
+    "warn_fit_outcome",
 ]
 
 # Standardised coefficients this large mean odds of e**1000 per standard
@@ -115,6 +117,7 @@ def run_solver(
     callback: Callable[[int, float, float], Any] | None = None,
     dtype: Any = np.float64,
     nonsmooth: Any = None,
+    solver_impl: Callable[..., SolverResult] | None = None,
 ) -> tuple[SolverResult, str, bool]:
     """Minimise ``objective`` (plus ``nonsmooth``, a :class:`~softmax.objective.ProxTerm`,
     when the penalty has one) from ``w0``; returns ``(result, solver_name, diverging)``.
@@ -126,7 +129,8 @@ def run_solver(
     ``callback(iteration, objective, grad_norm)`` is called after each iteration
     (its return value is ignored).  ``dtype`` is the data's: float32 data has its
     logits computed in float32, which bounds the accuracy of every evaluation
-    (the solvers' ``precision``).
+    (the solvers' ``precision``).  ``solver_impl`` runs instead of the registry's
+    ``solver`` (a resumable L-BFGS bound to its checkpoint).
     """
     solver_name = (
         auto_solver(n_samples, objective.n_params, nonsmooth is None)
@@ -153,7 +157,8 @@ def run_solver(
             callback(it, f, gnorm)
         return diverging[0]  # True stops the solver
 
-    result = get_solver(solver_name)(
+    impl = get_solver(solver_name) if solver_impl is None else solver_impl
+    result = impl(
         guarded_value_and_grad,
         w0,
         hessp=objective.hessp,
@@ -164,3 +169,37 @@ def run_solver(
         **extra,
     )
     return result, solver_name, diverging[0]
+
+
+def warn_fit_outcome(
+    name: str,
+    result: SolverResult,
+    solver_name: str,
+    tol: float,
+    max_iter: int,
+    *,
+    separated: bool,
+    separated_what: str = "The classes are",
+    stacklevel: int = 3,
+) -> None:
+    """The one warning a finished fit may deserve: :class:`SeparationWarning` when
+    the unpenalised estimate does not exist (``separated``), else a
+    ``ConvergenceWarning`` when the solver stopped short of ``tol``."""
+    if separated:
+        warnings.warn(
+            f"{separated_what} separable (or quasi-separable) by the features: the "
+            "unpenalised maximum-likelihood coefficients do not exist (they grow without "
+            "bound), so the fit stopped at large, finite coefficients. Use a penalty "
+            "(penalty='l2' with a finite C) for a well-defined model.",
+            SeparationWarning,
+            stacklevel=stacklevel,
+        )
+    elif not result.converged:
+        warnings.warn(
+            f"{name} did not converge: solver {solver_name!r} stopped after "
+            f"{result.n_iter} iterations ({result.message}) with gradient norm "
+            f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
+            f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
+            ConvergenceWarning,
+            stacklevel=stacklevel,
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Set
 from typing import Any
 
@@ -10,16 +9,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import logit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax.estimators._fitting import (
-    SeparationWarning,
     auto_solver,
     check_fit_params,
     run_solver,
     warm_start_point,
+    warn_fit_outcome,
 )
 from softmax.estimators._validation import (
     check_C,
@@ -381,25 +379,16 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         separated = (
             self._separated_labels(X, Y, result.x) if kind.unpenalised else np.zeros(0, np.intp)
         )
-        if kind.unpenalised and (diverging or len(separated)):
-            which = f" (labels {_names(self.classes_[separated])})" if len(separated) else ""
-            warnings.warn(
-                f"Some labels are separable (or quasi-separable) by the features{which}: the "
-                "unpenalised maximum-likelihood coefficients do not exist (they grow without "
-                "bound), so the fit stopped at large, finite coefficients. Use a penalty "
-                "(penalty='l2' with a finite C) for a well-defined model.",
-                SeparationWarning,
-                stacklevel=2,
-            )
-        elif not result.converged:
-            warnings.warn(
-                f"MultiLabelLogisticRegression did not converge: solver {solver_name!r} stopped "
-                f"after {result.n_iter} iterations ({result.message}) with gradient norm "
-                f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
-                f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        which = f" ({_names(self.classes_[separated])})" if len(separated) else ""
+        warn_fit_outcome(
+            "MultiLabelLogisticRegression",
+            result,
+            solver_name,
+            tol,
+            max_iter,
+            separated=kind.unpenalised and (diverging or len(separated) > 0),
+            separated_what=f"Some labels{which} are",
+        )
         return self
 
     def _separated_labels(self, X: Any, Y: np.ndarray, w_std: np.ndarray) -> np.ndarray:

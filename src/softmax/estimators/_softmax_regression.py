@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -21,6 +19,7 @@ from softmax.estimators._fitting import (
     check_fit_params,
     run_solver,
     warm_start_point,
+    warn_fit_outcome,
 )
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import (
@@ -330,24 +329,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver_name
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
-        if kind.unpenalised and (diverging or self._separated(X, labels, result.x)):
-            warnings.warn(
-                "The classes are separable (or quasi-separable) by the features: the "
-                "unpenalised maximum-likelihood coefficients do not exist (they grow without "
-                "bound), so the fit stopped at large, finite coefficients. Use a penalty "
-                "(penalty='l2' with a finite C) for a well-defined model.",
-                SeparationWarning,
-                stacklevel=2,
-            )
-        elif not result.converged:
-            warnings.warn(
-                f"SoftmaxRegression did not converge: solver {solver_name!r} stopped after "
-                f"{result.n_iter} iterations ({result.message}) with gradient norm "
-                f"{result.grad_norm:.3g} > tol={tol:g} x scale. Increase max_iter "
-                f"(now {max_iter}), loosen tol, or strengthen the penalty (smaller C).",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        warn_fit_outcome(
+            "SoftmaxRegression",
+            result,
+            solver_name,
+            tol,
+            max_iter,
+            separated=kind.unpenalised and (diverging or self._separated(X, labels, result.x)),
+        )
         return self
 
     def _has_online_update(self) -> bool:
