@@ -121,6 +121,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         each iteration.
     converged_ : bool
         Whether the stopping rule was met.
+    solver_ : str
+        The solver that ran (what ``solver="auto"`` chose).
+
+    See Also
+    --------
+    summary, bse_, pvalues_, conf_int, cov_params, predict_proba_ci :
+        Statistical inference for unpenalised fits (:mod:`softmax.inference`).
+    partial_fit : Online multinomial updates (``penalty="l2"`` or None).
+    SoftmaxRegressionCV : C (and ``l1_ratio``) chosen by cross-validation.
+    softmax.regularization_path : Warm-started fits over a grid of C.
+    MultiLabelLogisticRegression : Independent sigmoids for multi-label targets.
 
     Notes
     -----
