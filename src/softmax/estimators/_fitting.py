@@ -10,13 +10,15 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
-from softmax.estimators._validation import check_tol_max_iter
+from softmax.estimators._validation import check_finite_features, check_tol_max_iter
 from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
 __all__ = [
     "DIVERGENCE_BOUND",
+    "LinearPredictor",
     "SeparationWarning",
     "auto_solver",
     "check_fit_params",
@@ -203,3 +205,28 @@ def warn_fit_outcome(
             ConvergenceWarning,
             stacklevel=stacklevel,
         )
+
+
+class LinearPredictor:
+    """Prediction input checks and the logits ``X @ coef_.T + intercept_`` shared by
+    the linear estimators (the fitted attributes come from their ``fit``)."""
+
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+    def _validate_predict_input(self, X: Any) -> Any:
+        check_is_fitted(self, "coef_")
+        X = validate_data(
+            self,  # type: ignore[arg-type]
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            reset=False,
+        )
+        check_finite_features(X, getattr(self, "feature_names_in_", None))
+        return X
+
+    def _logits(self, X: Any) -> np.ndarray:
+        coef = self.coef_.astype(X.dtype, copy=False)
+        return np.asarray(X @ coef.T) + self.intercept_.astype(X.dtype, copy=False)

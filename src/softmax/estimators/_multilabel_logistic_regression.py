@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax.estimators._fitting import (
+    LinearPredictor,
     auto_solver,
     check_fit_params,
     run_solver,
@@ -94,7 +95,7 @@ def _names(labels: np.ndarray, limit: int = 5) -> str:
     return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
-class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
+class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
     r"""Multi-label logistic regression: an independent sigmoid per label, fitted jointly.
 
     Models :math:`P(y_l = 1 \mid x) = \sigma(W_l x + b_l)` for each label
@@ -401,23 +402,6 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # predict
     # ------------------------------------------------------------------ #
-    def _validate_predict_input(self, X: Any) -> Any:
-        check_is_fitted(self, "coef_")
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-            reset=False,
-        )
-        check_finite_features(X, getattr(self, "feature_names_in_", None))
-        return X
-
-    def _logits(self, X: Any) -> np.ndarray:
-        coef = self.coef_.astype(X.dtype, copy=False)
-        return np.asarray(X @ coef.T) + self.intercept_.astype(X.dtype, copy=False)
-
     def _thresholds(self, threshold: Any) -> np.ndarray:
         """``threshold`` as logits, shape (n_labels,) (ValueError naming it)."""
         n_labels = self.coef_.shape[0]

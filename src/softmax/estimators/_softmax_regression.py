@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from softmax.backends._dask import is_dask_collection
 from softmax.backends._iterator import Chunks
 from softmax.estimators._fitting import (
+    LinearPredictor,
     SeparationWarning,
     check_fit_params,
     run_solver,
@@ -41,7 +42,7 @@ from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
 __all__ = ["SeparationWarning", "SoftmaxRegression"]
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
     r"""Softmax (multinomial logistic) regression, solved to high accuracy.
 
     Models :math:`P(y = k \mid x) = \operatorname{softmax}(W x + b)_k` and
@@ -407,23 +408,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     # predict
     # ------------------------------------------------------------------ #
-    def _validate_predict_input(self, X: Any) -> Any:
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-            reset=False,
-        )
-        check_finite_features(X, getattr(self, "feature_names_in_", None))
-        return X
-
-    def _logits(self, X: Any) -> np.ndarray:
-        coef = self.coef_.astype(X.dtype, copy=False)
-        return np.asarray(X @ coef.T) + self.intercept_.astype(X.dtype, copy=False)
-
     def _log_proba_encoded(self, X: Any) -> np.ndarray:
         z = self._logits(X)
         if self.coef_.shape[0] == 1:
