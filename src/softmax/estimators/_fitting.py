@@ -217,7 +217,7 @@ class LinearPredictor:
     def _validate_predict_input(self, X: Any) -> Any:
         check_is_fitted(self, "coef_")
         X = validate_data(
-            self,  # type: ignore[arg-type]
+            self,
             X,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
