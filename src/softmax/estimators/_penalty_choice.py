@@ -27,7 +27,7 @@ from numbers import Real
 from typing import Any
 
 from softmax.estimators._validation import check_C
-from softmax.objective import L1, L2, GroupL1, NoPenalty
+from softmax.objective import L2, ElasticNet, GroupElasticNet, NoPenalty
 
 __all__ = ["PENALTIES", "PenaltyChoice", "choose_penalty"]
 
@@ -55,11 +55,10 @@ class PenaltyChoice:
         """``(smooth part, non-smooth part or None)`` for ``alpha = 1 / (C * S)``."""
         if self.kind == "none":
             return NoPenalty(), None
-        ridge = L2(alpha * (1.0 - self.l1_ratio))
         if self.l1_ratio == 0.0:
-            return ridge, None
-        lam = alpha * self.l1_ratio
-        return ridge, (GroupL1(lam) if self.kind == "group" else L1(lam))
+            return L2(alpha), None
+        mix = GroupElasticNet if self.kind == "group" else ElasticNet
+        return mix(alpha, self.l1_ratio).split()
 
 
 def check_l1_ratio(l1_ratio: Any, name: str = "l1_ratio") -> float | None:

@@ -13,7 +13,7 @@ times the same penalty, with the same minimiser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -196,58 +196,47 @@ class GroupL1:
 
 
 @dataclass(frozen=True)
-class ElasticNet:
-    r"""scikit-learn's elastic net, :math:`\alpha\,(\rho \|W\|_1 + \frac{1-\rho}{2}\|W\|_F^2)`
-    with ``alpha`` :math:`= \alpha` and ``l1_ratio`` :math:`= \rho`.
+class _MixedWithRidge:
+    """``alpha * (rho * P(W) + (1 - rho)/2 ||W||^2)`` for a non-smooth ``P`` (``_sparse``).
 
     The solvers treat the ridge part as smooth (it joins the data fit, Hessian
-    included) and the L1 part through its prox: :meth:`split`.
+    included) and ``P`` through its prox: :meth:`split`.
     """
 
     alpha: float
     l1_ratio: float
     smooth = False
+    _sparse: ClassVar[Any]
 
-    def split(self) -> tuple[L2, L1]:
-        """The smooth ridge part and the non-smooth lasso part."""
-        return L2(self.alpha * (1.0 - self.l1_ratio)), L1(self.alpha * self.l1_ratio)
+    def split(self) -> tuple[L2, Any]:
+        """The smooth ridge part and the non-smooth part."""
+        return L2(self.alpha * (1.0 - self.l1_ratio)), self._sparse(self.alpha * self.l1_ratio)
 
     def value(self, W: np.ndarray) -> float:
-        ridge, lasso = self.split()
-        return ridge.value(W) + lasso.value(W)
+        ridge, sparse = self.split()
+        return ridge.value(W) + sparse.value(W)
 
     def prox(self, W: np.ndarray, step: float) -> np.ndarray:
-        """``soft_threshold(W, step alpha rho) / (1 + step alpha (1 - rho))`` (exact)."""
-        ridge, lasso = self.split()
-        return lasso.prox(W, step) / (1.0 + step * ridge.alpha)
+        """``prox_P(W, step alpha rho) / (1 + step alpha (1 - rho))`` (exact)."""
+        ridge, sparse = self.split()
+        return sparse.prox(W, step) / (1.0 + step * ridge.alpha)
 
     def min_norm_subgradient(self, W: np.ndarray, G: np.ndarray) -> np.ndarray:
-        ridge, lasso = self.split()
-        return lasso.min_norm_subgradient(W, G + ridge.grad(W))
+        ridge, sparse = self.split()
+        return sparse.min_norm_subgradient(W, G + ridge.grad(W))
 
 
 @dataclass(frozen=True)
-class GroupElasticNet:
+class ElasticNet(_MixedWithRidge):
+    r"""scikit-learn's elastic net, :math:`\alpha\,(\rho \|W\|_1 + \frac{1-\rho}{2}\|W\|_F^2)`
+    with ``alpha`` :math:`= \alpha` and ``l1_ratio`` :math:`= \rho`."""
+
+    _sparse = L1
+
+
+@dataclass(frozen=True)
+class GroupElasticNet(_MixedWithRidge):
     r""":math:`\alpha\,(\rho \sum_j \|W_{:,j}\|_2 + \frac{1-\rho}{2}\|W\|_F^2)`: the
     grouped lasso mixed with ridge, as :class:`ElasticNet` mixes the lasso."""
 
-    alpha: float
-    l1_ratio: float
-    smooth = False
-
-    def split(self) -> tuple[L2, GroupL1]:
-        """The smooth ridge part and the non-smooth group part."""
-        return L2(self.alpha * (1.0 - self.l1_ratio)), GroupL1(self.alpha * self.l1_ratio)
-
-    def value(self, W: np.ndarray) -> float:
-        ridge, group = self.split()
-        return ridge.value(W) + group.value(W)
-
-    def prox(self, W: np.ndarray, step: float) -> np.ndarray:
-        """``group_soft_threshold(W, step alpha rho) / (1 + step alpha (1 - rho))`` (exact)."""
-        ridge, group = self.split()
-        return group.prox(W, step) / (1.0 + step * ridge.alpha)
-
-    def min_norm_subgradient(self, W: np.ndarray, G: np.ndarray) -> np.ndarray:
-        ridge, group = self.split()
-        return group.min_norm_subgradient(W, G + ridge.grad(W))
+    _sparse = GroupL1
