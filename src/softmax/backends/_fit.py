@@ -17,7 +17,6 @@ from softmax.objective import (
     Multinomial,
     Objective,
     Standardization,
-    unpack,
 )
 
 __all__ = ["ChunkedObjective", "fit_chunked"]
@@ -143,18 +142,7 @@ def fit_chunked(
             f"the fit stopped at an error ({type(exc).__name__}: {exc}); its last solver state "
             f"is saved in {str(ckpt.path)!r}: call fit again with the same checkpoint to resume"
         ) from exc
-    w = objective.to_original(result.x)
-    W, b = unpack(w, datafit.n_rows, n_features, est.fit_intercept)
-    if n_classes > 2:
-        W = W - W.mean(axis=0)
-        b = None if b is None else b - b.mean()
-    dtype = stats.dtype
-    est.coef_ = np.ascontiguousarray(W, dtype=dtype)
-    est.intercept_ = np.zeros(datafit.n_rows, dtype=dtype) if b is None else b.astype(dtype)
-    est.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-    est.objective_history_ = list(result.history)
-    est.converged_ = bool(result.converged)
-    est.solver_ = solver_name
+    est._set_solution(objective, result, solver_name, kind, stats.dtype)
 
     separated = False
     if kind.unpenalised and not diverging and np.max(np.abs(result.x), initial=0.0) >= 10.0:

@@ -319,26 +319,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             callback=callback,
             dtype=X.dtype,
         )
-        w = objective.to_original(result.x)
-        W, b = unpack(w, datafit.n_rows, n_features, self.fit_intercept)
-        if n_classes > 2:
-            # Sum-to-zero: the multinomial likelihood is invariant to adding the
-            # same vector to every class; this picks the unique representative
-            # (the L2 minimiser satisfies it already, up to rounding).  An L1 or
-            # group term is not invariant: its minimiser is unique as it is, and
-            # centring would destroy its zeros.  The intercepts are unpenalised,
-            # hence always free to centre.
-            if kind.smooth:
-                W = W - W.mean(axis=0)
-            b = None if b is None else b - b.mean()
-        self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
-        self.intercept_ = (
-            np.zeros(datafit.n_rows, dtype=X.dtype) if b is None else b.astype(X.dtype)
-        )
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.objective_history_ = list(result.history)
-        self.converged_ = bool(result.converged)
-        self.solver_ = solver_name
+        W, b = self._set_solution(objective, result, solver_name, kind, X.dtype)
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
         warn_fit_outcome(
@@ -350,6 +331,33 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             separated=kind.unpenalised and (diverging or self._separated(X, labels, result.x)),
         )
         return self
+
+    def _set_solution(
+        self, objective: Any, result: Any, solver_name: str, kind: PenaltyChoice, dtype: Any
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Set the fitted attributes from the solver's result (in memory and chunked
+        fits alike); returns the original-scale ``(W, b)`` before the dtype cast."""
+        n_rows = objective.datafit.n_rows
+        W, b = unpack(
+            objective.to_original(result.x), n_rows, objective.n_features, self.fit_intercept
+        )
+        if n_rows > 1:
+            # Sum-to-zero: the multinomial likelihood is invariant to adding the
+            # same vector to every class; this picks the unique representative
+            # (the L2 minimiser satisfies it already, up to rounding).  An L1 or
+            # group term is not invariant: its minimiser is unique as it is, and
+            # centring would destroy its zeros.  The intercepts are unpenalised,
+            # hence always free to centre.
+            if kind.smooth:
+                W = W - W.mean(axis=0)
+            b = None if b is None else b - b.mean()
+        self.coef_ = np.ascontiguousarray(W, dtype=dtype)
+        self.intercept_ = np.zeros(n_rows, dtype=dtype) if b is None else b.astype(dtype)
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.objective_history_ = list(result.history)
+        self.converged_ = bool(result.converged)
+        self.solver_ = solver_name
+        return W, b
 
     def _has_online_update(self) -> bool:
         # The online update is for the smooth model with one C: not for L1 or
