@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "applies", "log_softmax", "softmax"]
+__all__ = ["MIN_SIZE", "applies", "fused_multinomial", "log_softmax", "softmax"]
 
 #: Smallest ``x.size`` handed to the kernel: below it the reference's few
 #: NumPy calls cost about as much as starting numba's threads (measured with
@@ -85,3 +85,49 @@ def softmax(x: Any, temperature: float) -> Any:
 def log_softmax(x: Any, temperature: float) -> Any:
     """Log-softmax over the last axis of a C-contiguous float32/float64 array."""
     return _run(x, temperature, log=True)
+
+
+# --------------------------------------------------------------------------- #
+# Fused row passes of the dense multinomial data fit (``_numba_linear``)
+# --------------------------------------------------------------------------- #
+#: Most classes the fused data-fit pass takes: it keeps a row's logits in
+#: registers and cache; with many classes the BLAS GEMMs of the reference win
+#: (measured with ``benchmarks/bench_fit.py``: K = 100 is 1.4x slower fused).
+MAX_FUSED_CLASSES = 32
+
+#: Rows per block of the fused pass (a block of X and its logits stay in L2)
+#: and the number of partial sums (fixed, so results do not depend on threads).
+FUSED_BLOCK_ROWS = 256
+FUSED_PARTS = 64
+
+_linear_impl: Any = None
+_linear_state = "unknown"
+
+
+def _load_linear() -> bool:
+    global _linear_impl, _linear_state
+    with _lock:
+        if _linear_state != "unknown":
+            return _linear_state == "ok"
+        try:
+            from softmax._kernels import _numba_linear as impl
+        except Exception:  # numba missing or refusing the code
+            _linear_state = "broken"
+            return False
+        _linear_impl, _linear_state = impl, "ok"
+        return True
+
+
+def fused_multinomial(X: Any, n_classes: int) -> Any:
+    """The fused kernels module when it handles the multinomial data fit on ``X``
+    (dense, C-contiguous float32/float64, at most :data:`MAX_FUSED_CLASSES`
+    classes, at least :data:`MIN_SIZE` elements); None otherwise."""
+    if type(X) is not np.ndarray or X.ndim != 2 or X.dtype.type not in _DTYPES:
+        return None
+    if not (X.flags.c_contiguous and X.flags.aligned and X.dtype.isnative):
+        return None
+    if n_classes > MAX_FUSED_CLASSES or X.size < MIN_SIZE or X.shape[1] == 0:
+        return None
+    if _linear_state == "ok" or (_linear_state == "unknown" and _load_linear()):
+        return _linear_impl
+    return None

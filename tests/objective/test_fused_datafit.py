@@ -1,0 +1,132 @@
+"""The fused multinomial row pass (``softmax._kernels._numba_linear``) against the
+NumPy reference of :class:`~softmax.objective.Multinomial`, against finite
+differences, and for independence from the thread count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from softmax import _kernels
+from softmax.objective import _datafit
+from softmax.objective._datafit import Multinomial
+
+numba = pytest.importorskip("numba")
+
+N = 3 * _kernels.FUSED_BLOCK_ROWS * 5 + 17  # several blocks, a ragged last one
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _available() -> None:
+    if _kernels.fused_multinomial(np.zeros((_kernels.MIN_SIZE, 2)), 3) is None:
+        pytest.skip("fused kernels unavailable")
+
+
+def _problem(rng, k, d=9, dtype=np.float64, n=N):
+    X = (rng.standard_normal((n, d)) * np.logspace(-1, 1, d) + 0.5).astype(dtype)
+    labels = rng.integers(0, k, n)
+    sw = rng.uniform(0.0, 2.0, n)
+    return X, labels, sw
+
+
+def _reference(monkeypatch, fn, *args):
+    """Call ``fn`` with the fused path switched off."""
+    with monkeypatch.context() as m:
+        m.setattr(_datafit, "fused_multinomial", lambda X, k: None)
+        return fn(*args)
+
+
+@pytest.mark.parametrize("k", [2, 3, 7, 32])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, dtype):
+    X, labels, sw = _problem(rng, k, dtype=dtype)
+    assert _kernels.fused_multinomial(X, k) is not None
+    fit = Multinomial(k, intercept)
+    n_params = k * X.shape[1] + (k if intercept else 0)
+    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
+
+    value, grad, P = fit.value_and_grad(w, X, labels, sw)
+    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
+    # float32 data: the reference computes the logits in float32, the fused
+    # pass in float64, so they agree to float32 rounding only.
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(value, ref_value, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
+    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
+    assert P.dtype == np.float64
+
+    hv = fit.hessp(v, X, P, sw)
+    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
+    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+
+
+def test_gradient_and_hessp_against_finite_differences(rng):
+    k = 4
+    X, labels, sw = _problem(rng, k, d=3)
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * 4) * 0.3
+    _, grad, P = fit.value_and_grad(w, X, labels, sw)
+    h = 1e-6
+    fd = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        fd[i] = (
+            fit.value_and_grad(w + e, X, labels, sw)[0]
+            - fit.value_and_grad(w - e, X, labels, sw)[0]
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
+    v = rng.standard_normal(w.size)
+    slope = (
+        fit.value_and_grad(w + h * v, X, labels, sw)[1]
+        - fit.value_and_grad(w - h * v, X, labels, sw)[1]
+    ) / (2 * h)
+    hv = fit.hessp(v, X, P, sw)
+    np.testing.assert_allclose(hv, slope, rtol=1e-5, atol=1e-5 * np.abs(hv).max())
+
+
+def test_result_does_not_depend_on_the_thread_count(rng):
+    k = 5
+    X, labels, sw = _problem(rng, k)
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * (X.shape[1] + 1))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fit.value_and_grad(w, X, labels, sw)
+        hv_one = fit.hessp(w, X, one[2], sw)
+        numba.set_num_threads(before)
+        many = fit.value_and_grad(w, X, labels, sw)
+        hv_many = fit.hessp(w, X, many[2], sw)
+    finally:
+        numba.set_num_threads(before)
+    assert one[0] == many[0]
+    np.testing.assert_array_equal(one[1], many[1])
+    np.testing.assert_array_equal(hv_one, hv_many)
+
+
+def test_huge_logits_stay_finite(rng, monkeypatch):
+    k = 3
+    X, labels, sw = _problem(rng, k)
+    fit = Multinomial(k)
+    w = np.zeros(k * (X.shape[1] + 1))
+    w[-k:] = [1e300, -1e300, 0.0]  # intercepts: class 0 certain
+    value, grad, P = fit.value_and_grad(w, X, labels, sw)
+    assert np.isfinite(grad).all()
+    np.testing.assert_array_equal(P, np.tile([1.0, 0.0, 0.0], (X.shape[0], 1)))
+    # The loss of a row not labelled 0 is 1e300 or 2e300: the sum is huge, not inf/NaN.
+    ref_value, ref_grad, _ = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12)
+
+
+def test_dispatch_takes_only_what_the_kernel_handles(rng):
+    X = np.ones((_kernels.MIN_SIZE, 4))
+    assert _kernels.fused_multinomial(X, 3) is not None
+    assert _kernels.fused_multinomial(np.asfortranarray(X), 3) is None
+    assert _kernels.fused_multinomial(sp.csr_matrix(X), 3) is None
+    assert _kernels.fused_multinomial(X.astype(np.float16), 3) is None
+    assert _kernels.fused_multinomial(X, _kernels.MAX_FUSED_CLASSES + 1) is None
+    assert _kernels.fused_multinomial(X[:10], 3) is None  # too small to pay for threads
