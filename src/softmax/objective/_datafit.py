@@ -64,9 +64,9 @@ def _linear(X: Any, W: np.ndarray, b: np.ndarray | None, dtype: np.dtype) -> np.
 
 
 def _transpose_product(X: Any, R: np.ndarray) -> np.ndarray:
-    """``R.T @ X`` for dense or sparse ``X``, computed as ``(X.T @ R).T``: for dense
-    ``X`` that BLAS call is 3x faster than ``R.T @ X`` with a few columns in ``R``,
-    and for CSR ``X`` it is SciPy's efficient transposed product."""
+    """``R.T @ X`` for dense or sparse ``X`` (sparse: computed as ``(X.T @ R).T``)."""
+    if isinstance(X, np.ndarray):
+        return R.T @ X
     return np.asarray((X.T @ R).T)
 
 

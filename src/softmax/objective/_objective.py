@@ -169,6 +169,25 @@ class Objective:
             H = self._right_multiply_by_forward(self._right_multiply_by_forward(H).T).T
         return 0.5 * (H + H.T)
 
+    def subsample(self, n_rows: int, seed: int = 0) -> Objective:
+        """The same objective (penalty and coordinates) on ``n_rows`` rows drawn
+        without replacement with a fixed seed, in their original order.
+
+        Its loss is a weighted mean like the full one's, so its Hessian is an
+        unbiased estimate of the full Hessian: Newton-CG factors it as a
+        preconditioner (:func:`softmax.solvers.newton_cg`).
+        """
+        n_samples = self.X.shape[0]
+        rows = np.sort(np.random.default_rng(seed).choice(n_samples, n_rows, replace=False))
+        return Objective(
+            self.datafit,
+            self.penalty,
+            self.X[rows],
+            self.labels[rows],
+            self.sample_weight[rows],
+            self.standardization,
+        )
+
     def _add_penalty_hessian(self, H: np.ndarray, W: np.ndarray) -> None:
         """Add the penalty's Hessian (on the ``W`` block only) to ``H`` in place."""
         n_coef = W.size

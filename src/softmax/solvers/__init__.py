@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from softmax.solvers._newton import newton_cholesky
+from softmax.solvers._newton import newton_cg, newton_cholesky
 from softmax.solvers._proximal import fista, prox_newton
 from softmax.solvers._result import SolverResult
-from softmax.solvers._scipy import lbfgs, newton_cg
+from softmax.solvers._scipy import lbfgs
 
 __all__ = [
     "PROXIMAL",

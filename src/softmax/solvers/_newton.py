@@ -29,9 +29,9 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
 
 from softmax.solvers._result import SolverResult
-from softmax.solvers._scipy import EPS, Hessp, ValueAndGrad, _Monitor
+from softmax.solvers._scipy import EPS, Hessp, ValueAndGrad, _Monitor, trust_ncg
 
-__all__ = ["newton_cholesky"]
+__all__ = ["newton_cg", "newton_cholesky"]
 
 Hessian = Callable[[np.ndarray], np.ndarray]
 
@@ -50,6 +50,34 @@ def _hessian_from_hessp(hessp: Hessp, x: np.ndarray) -> np.ndarray:
     eye = np.eye(x.shape[0])
     H = np.column_stack([np.asarray(hessp(x, e), dtype=np.float64) for e in eye])
     return 0.5 * (H + H.T)
+
+
+def _armijo(
+    mon: _Monitor,
+    x: np.ndarray,
+    f: float,
+    g: np.ndarray,
+    d: np.ndarray,
+    slope: float,
+    precision: float,
+) -> float | None:
+    """A step along ``d`` (``slope = g @ d < 0``) with Armijo's sufficient decrease,
+    trying 1, 1/2, 1/4, ...; None when no step decreases ``f``."""
+    gnorm = float(np.max(np.abs(g), initial=0.0))
+    step = 1.0
+    for _ in range(_MAX_HALVINGS):
+        f_new, g_new = mon.evaluate(x + step * d)
+        if np.isfinite(f_new):
+            if f_new <= f + _ARMIJO * step * slope:
+                return step
+            # At machine precision the decrease is lost in rounding: accept a
+            # step that does not raise f beyond rounding and reduces the gradient.
+            if f_new - f <= 4 * precision * abs(f) and (
+                float(np.max(np.abs(g_new), initial=0.0)) < gnorm
+            ):
+                return step
+        step *= 0.5
+    return None
 
 
 def _newton_direction(H: np.ndarray, g: np.ndarray, precision: float = EPS) -> np.ndarray:
@@ -117,30 +145,152 @@ def newton_cholesky(
                 # The predicted decrease is below the objective's resolution.
                 message, stalled = "Newton decrement below the evaluations' precision", True
                 break
-            gnorm = float(np.max(np.abs(g), initial=0.0))
-            step, accepted = 1.0, False
-            for _ in range(_MAX_HALVINGS):
-                x_new = x + step * d
-                f_new, g_new = mon.evaluate(x_new)
-                if np.isfinite(f_new):
-                    if f_new <= f + _ARMIJO * step * slope:
-                        accepted = True
-                        break
-                    # At machine precision the decrease is lost in rounding:
-                    # accept a step that does not raise f beyond rounding and
-                    # reduces the gradient.
-                    if f_new - f <= 4 * precision * abs(f) and (
-                        float(np.max(np.abs(g_new), initial=0.0)) < gnorm
-                    ):
-                        accepted = True
-                        break
-                step *= 0.5
-            if not accepted:
+            step = _armijo(mon, x, f, g, d, slope, precision)
+            if step is None:
                 message, stalled = "line search found no decrease (precision loss)", True
                 break
+            x_new = x + step * d
+            f_new, g_new = mon.evaluate(x_new)
             x, f, g = x_new, f_new, g_new
             n_iter += 1
             mon.on_iteration(x)
     except StopIteration:
         pass
     return mon.result(x, n_iter, message, stalled)
+
+
+# --------------------------------------------------------------------------- #
+# Newton-CG
+# --------------------------------------------------------------------------- #
+#: Most conjugate-gradient steps per Newton step.
+_MAX_CG = 200
+#: The preconditioner's ridge, relative to its mean diagonal.  Far larger than
+#: Newton-Cholesky's: the Hessian is singular (every class shifted alike) and
+#: the rounding noise of a residual along its null space is multiplied by
+#: ``1 / ridge``; at 1e-10 that noise accumulated over CG steps into a drift of
+#: the iterates along the null space (to ``|x| ~ 1e4``, where the objective's
+#: own rounding misleads the line search).  Directions the subsample misses
+#: (rare features) keep a small eigenvalue of the preconditioner; CG pays a
+#: step or two for each such outlier.
+_PRECONDITIONER_RIDGE = 1e-6
+
+
+def newton_cg(
+    value_and_grad: ValueAndGrad,
+    x0: np.ndarray,
+    *,
+    hessp: Hessp | None = None,
+    hessian: Any = None,
+    approx_hessian: Hessian | None = None,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    callback: Any = None,
+    precision: float = EPS,
+) -> SolverResult:
+    """Truncated Newton: each step solves ``H d = -g`` by conjugate gradients
+    with exact Hessian-vector products.
+
+    Without ``approx_hessian`` this is SciPy's trust-region Newton-CG
+    (``trust-ncg``, Steihaug-Toint).  With it — ``approx_hessian(x)``
+    returns a cheap approximation of the Hessian, e.g. the Hessian of the
+    loss on a subsample of rows (Byrd, Chin, Neveitt & Nocedal 2011,
+    *SIAM J. Optim.* 21(3)), whose Cholesky factor preconditions CG — the steps are
+    preconditioned CG solves to a relative residual of
+    ``min(0.5, sqrt(|g|))`` (Eisenstat-Walker forcing: superlinear
+    convergence) with an Armijo line search.  On ill-conditioned data
+    (unscaled, imbalanced, rare indicator columns) plain CG needs tens of
+    Hessian-vector products per step where the preconditioned one needs a few.
+    ``hessian`` is accepted and ignored.
+    """
+    if hessp is None:
+        raise ValueError("newton_cg needs hessp, the Hessian-vector product")
+    if approx_hessian is None:
+        return trust_ncg(
+            value_and_grad,
+            x0,
+            hessp=hessp,
+            tol=tol,
+            max_iter=max_iter,
+            callback=callback,
+            precision=precision,
+        )
+    mon = _Monitor(value_and_grad, tol, callback, precision)
+    x = np.array(x0, dtype=np.float64)
+    f, g = mon.evaluate(x)
+    mon.history.append(f)
+    n_iter, message, stalled = 0, "maximum number of iterations reached", False
+    if mon.met(f, g):
+        return mon.result(x, 0, "converged")
+    try:
+        while n_iter < max_iter:
+            solve = _cholesky_solver(np.asarray(approx_hessian(x), dtype=np.float64))
+            forcing = min(0.5, float(np.sqrt(np.linalg.norm(g) / max(1.0, abs(f)))))
+            d = _pcg(lambda v, x=x: hessp(x, v), -g, solve, forcing)
+            slope = float(g @ d)
+            if not np.isfinite(slope) or slope >= 0.0:
+                d = -solve(g)
+                slope = float(g @ d)
+            if -slope <= 2.0 * precision * abs(f):
+                message, stalled = "Newton decrement below the evaluations' precision", True
+                break
+            step = _armijo(mon, x, f, g, d, slope, precision)
+            if step is None:
+                message, stalled = "line search found no decrease (precision loss)", True
+                break
+            x = x + step * d
+            f, g = mon.evaluate(x)
+            n_iter += 1
+            mon.on_iteration(x)
+    except StopIteration:
+        pass
+    return mon.result(x, n_iter, message, stalled)
+
+
+def _cholesky_solver(H: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``r -> (H + delta I)^-1 r`` with a ridge ``delta`` of :data:`_PRECONDITIONER_RIDGE`
+    times the mean diagonal (raised until Cholesky accepts); the identity when
+    nothing does."""
+    n = H.shape[0]
+    diag = np.diag(H)
+    scale = float(np.mean(np.abs(diag))) if n and np.all(np.isfinite(diag)) else 1.0
+    delta = _PRECONDITIONER_RIDGE * (scale if np.isfinite(scale) and scale > 0 else 1.0)
+    for _ in range(6):
+        try:
+            factor = cho_factor(H + delta * np.eye(n), lower=False, check_finite=True)
+            return lambda r: cho_solve(factor, r, check_finite=False)
+        except (LinAlgError, ValueError):
+            delta *= 100.0
+    return lambda r: r.copy()
+
+
+def _pcg(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    solve: Callable[[np.ndarray], np.ndarray],
+    rtol: float,
+) -> np.ndarray:
+    """Preconditioned conjugate gradients for ``A x = b`` (``A`` positive
+    semi-definite, ``b`` in its range), from ``x = 0`` until
+    ``|r| <= rtol |b|``; stops early on a direction of non-positive
+    curvature (returning the iterate so far, or ``solve(b)`` at the start)."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    z = solve(r)
+    p = z.copy()
+    rz = float(r @ z)
+    target = rtol * float(np.linalg.norm(b))
+    for _ in range(_MAX_CG):
+        Ap = matvec(p)
+        curvature = float(p @ Ap)
+        if not np.isfinite(curvature) or curvature <= 0.0:
+            return x if x.any() else z
+        alpha = rz / curvature
+        x += alpha * p
+        r -= alpha * Ap
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = solve(r)
+        rz_new = float(r @ z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x

@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 
 from softmax.solvers._result import SolverResult
 
-__all__ = ["lbfgs", "newton_cg"]
+__all__ = ["lbfgs", "trust_ncg"]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -146,7 +146,7 @@ def lbfgs(
     return mon.result(res.x, int(res.nit), str(res.message), stalled)
 
 
-def newton_cg(
+def trust_ncg(
     value_and_grad: ValueAndGrad,
     x0: np.ndarray,
     *,
@@ -164,7 +164,7 @@ def newton_cg(
     or two more than a loose one.
     """
     if hessp is None:
-        raise ValueError("newton_cg needs hessp, the Hessian-vector product")
+        raise ValueError("trust_ncg needs hessp, the Hessian-vector product")
     mon = _Monitor(value_and_grad, tol, callback, precision)
     f0, _ = mon.evaluate(np.asarray(x0, dtype=np.float64))
     mon.history.append(f0)

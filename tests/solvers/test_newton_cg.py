@@ -1,0 +1,104 @@
+"""newton-cg: SciPy's trust-region Newton-CG, and the line-search Newton-CG
+preconditioned by an approximate (sub-sampled) Hessian."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import rosen, rosen_der, rosen_hess, rosen_hess_prod
+
+from softmax.estimators._fitting import preconditioner_sample
+from softmax.objective import L2, Multinomial, NoPenalty, Objective, Standardization
+from softmax.solvers import SOLVERS, newton_cg, newton_cholesky
+from softmax.solvers._newton import _pcg
+
+
+def _rosen(w):
+    return rosen(w), rosen_der(w)
+
+
+def _ill_conditioned_objective(rng, penalty, n=6000, rare=True):
+    # Unscaled and correlated columns, rare indicator columns, imbalanced classes:
+    # plain CG needs many Hessian-vector products per Newton step here.  (Rare
+    # indicators make the unpenalised problem quasi-separable: penalise them.)
+    X = rng.standard_normal((n, 8)) * np.array([1e-3, 1, 10, 100, 1, 1, 1, 1]) + 5
+    X[:, 7] = 0.01 * X[:, 3] + 0.1 * rng.standard_normal(n)
+    if rare:
+        X[:, 5] = rng.random(n) < 0.01
+        X[:, 6] = rng.random(n) < 0.03
+    labels = np.minimum(rng.geometric(0.5, n) - 1, 3)
+    sw = rng.uniform(0.5, 2.0, n)
+    scaling = Standardization.from_data(X, 4, True)
+    return Objective(Multinomial(4), penalty, X, labels, sw, scaling)
+
+
+def test_registered_under_scikit_learns_name():
+    assert SOLVERS["newton-cg"] is newton_cg
+
+
+def test_pcg_solves_a_positive_definite_system(rng):
+    A = rng.standard_normal((30, 30))
+    A = A @ A.T + 0.1 * np.eye(30)
+    b = rng.standard_normal(30)
+    exact = np.linalg.solve(A, b)
+    x = _pcg(lambda v: A @ v, b, lambda r: r.copy(), 1e-12)
+    np.testing.assert_allclose(x, exact, rtol=1e-8)
+    # With the exact inverse as preconditioner one step is enough.
+    steps = []
+    x = _pcg(lambda v: steps.append(1) or A @ v, b, lambda r: np.linalg.solve(A, r), 1e-10)
+    np.testing.assert_allclose(x, exact, rtol=1e-8)
+    assert len(steps) == 1
+
+
+def test_preconditioned_minimises_rosenbrock():
+    x0 = np.full(6, -1.0)
+    res = newton_cg(_rosen, x0, hessp=rosen_hess_prod, approx_hessian=rosen_hess, tol=1e-12)
+    assert res.converged, res.message
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-8)
+    assert all(b <= a for a, b in zip(res.history, res.history[1:], strict=False))
+
+
+@pytest.mark.parametrize(("penalty", "rare"), [(L2(1e-4), True), (NoPenalty(), False)])
+def test_subsample_preconditioner_reaches_the_same_optimum_with_fewer_products(rng, penalty, rare):
+    obj = _ill_conditioned_objective(rng, penalty, rare=rare)
+    x0 = np.zeros(obj.n_params)
+    ref = newton_cholesky(obj.value_and_grad, x0, hessian=obj.hessian, tol=1e-10)
+    plain_products = obj.n_hessp
+    plain = newton_cg(obj.value_and_grad, x0, hessp=obj.hessp, tol=1e-10)
+    plain_products = obj.n_hessp - plain_products
+    before = obj.n_hessp
+    res = newton_cg(
+        obj.value_and_grad,
+        x0,
+        hessp=obj.hessp,
+        approx_hessian=obj.subsample(600).hessian,
+        tol=1e-10,
+    )
+    products = obj.n_hessp - before
+    assert ref.converged and plain.converged and res.converged, res.message
+    assert res.fun == pytest.approx(ref.fun, rel=1e-12)
+    assert res.fun == pytest.approx(plain.fun, rel=1e-12)
+    assert products < plain_products / 3, (products, plain_products)
+
+
+def test_subsample_is_the_same_objective_on_fewer_rows(rng):
+    obj = _ill_conditioned_objective(rng, L2(1e-3), n=500)
+    sub = obj.subsample(100, seed=3)
+    assert sub.X.shape == (100, 8) and sub.penalty is obj.penalty
+    assert sub.standardization is obj.standardization
+    rows = np.sort(np.random.default_rng(3).choice(500, 100, replace=False))
+    np.testing.assert_array_equal(sub.X, obj.X[rows])
+    w = rng.standard_normal(obj.n_params) * 0.1
+    ref = Objective(
+        obj.datafit, obj.penalty, obj.X[rows], obj.labels[rows], obj.sample_weight[rows],
+        obj.standardization,
+    )  # fmt: skip
+    np.testing.assert_allclose(sub.hessian(w), ref.hessian(w), rtol=1e-12)
+
+
+def test_preconditioner_sample_rule():
+    # W5-like: 500k rows, 385 parameters -> a 19 250-row subsample.
+    assert preconditioner_sample(500_000, 385) == 19_250
+    # Too many parameters, or too little data for a subsample to be cheap: none.
+    assert preconditioner_sample(200_000, 2010) is None
+    assert preconditioner_sample(10_000, 50) is None
