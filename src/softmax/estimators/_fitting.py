@@ -54,7 +54,7 @@ def preconditioner_sample(n_samples: int, n_params: int) -> int | None:
     most about eight products, with at most 2000 parameters (Cholesky of the
     ``n_params x n_params`` matrix), and while the subsample is at most a
     quarter of the data.  Measured on W5 (500k x 54, 7 classes: 385
-    parameters): 819 products without it, NN with it.
+    parameters): 819 products in 13 Newton steps without it, 41 in 14 with it.
     """
     rows = max(4096, 50 * n_params)
     if n_params > 2000 or 4 * rows > n_samples or rows * n_params > 64 * n_samples:

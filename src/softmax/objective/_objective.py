@@ -90,6 +90,13 @@ class Objective:
         out[: g.size] = g.ravel()
         return out
 
+    def _X(self, rows: slice) -> Any:
+        """The rows of ``X`` in a block; ``X`` itself for a block of every row
+        (slicing a sparse matrix copies it, at every evaluation)."""
+        if rows.start == 0 and rows.stop == self.X.shape[0]:
+            return self.X
+        return self.X[rows]
+
     # The three sums over blocks of rows: the only place the data is touched.
     # The chunked and Dask objectives (softmax.backends) override these alone.
     def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
@@ -98,7 +105,7 @@ class Objective:
         probas = []
         for rows in self.blocks:
             v, g, p = self.datafit.value_and_grad(
-                w, self.X[rows], self.labels[rows], self.sample_weight[rows]
+                w, self._X(rows), self.labels[rows], self.sample_weight[rows]
             )
             value += v
             grad += g
@@ -109,14 +116,14 @@ class Objective:
         """Sum of the blocks' Hessian-vector products at the cached point."""
         out = np.zeros(self.n_params)
         for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            out += self.datafit.hessp(v, self.X[rows], proba, self.sample_weight[rows])
+            out += self.datafit.hessp(v, self._X(rows), proba, self.sample_weight[rows])
         return out
 
     def _sum_hessian(self) -> np.ndarray:
         """Sum of the blocks' Hessians at the cached point."""
         H = np.zeros((self.n_params, self.n_params))
         for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            H += self.datafit.hessian(self.X[rows], proba, self.sample_weight[rows])
+            H += self.datafit.hessian(self._X(rows), proba, self.sample_weight[rows])
         return H
 
     def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
