@@ -92,8 +92,10 @@ def log_softmax(x: Any, temperature: float) -> Any:
 # --------------------------------------------------------------------------- #
 #: Most classes the fused data-fit pass takes: it keeps a row's logits in
 #: registers and cache; with many classes the BLAS GEMMs of the reference win
-#: (measured with ``benchmarks/bench_fit.py``: K = 100 is 1.4x slower fused).
-MAX_FUSED_CLASSES = 32
+#: (measured on one thread: 500k x 54 x 7 3.4x faster fused, 200k x 200 x 10
+#: 1.7x, 100k x 100 x 32 even with BLAS: its gradient 1.4x faster, its
+#: Hessian-vector product 1.2x slower).
+MAX_FUSED_CLASSES = 16
 
 #: Rows per block of the fused pass (a block of X and its logits stay in L2)
 #: and the number of partial sums (fixed, so results do not depend on threads).
