@@ -11,13 +11,15 @@ fail to compile, ``applies`` answers False from then on and the reference runs.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "applies", "fused_multinomial", "log_softmax", "softmax"]
+__all__ = ["MIN_SIZE", "applies", "fused_multinomial", "log_softmax", "softmax", "threads_for"]
 
 #: Smallest ``x.size`` handed to the kernel: below it the reference's few
 #: NumPy calls cost about as much as starting numba's threads (measured with
@@ -133,3 +135,39 @@ def fused_multinomial(X: Any, n_classes: int) -> Any:
     if _linear_state == "ok" or (_linear_state == "unknown" and _load_linear()):
         return _linear_impl
     return None
+
+
+# --------------------------------------------------------------------------- #
+# Threads for small problems
+# --------------------------------------------------------------------------- #
+#: Below this many multiply-adds per pass over the data (``n_samples *
+#: n_params``) a fit runs on one thread: starting and joining threads (BLAS and
+#: numba) at every evaluation then costs more than it saves, and on a busy
+#: machine a descheduled thread stalls every parallel region.  digits (1 797
+#: rows, 650 parameters: 1.2e6) is below it; 200k x 54 x 7 (7.7e7) is not.
+SINGLE_THREAD_WORK = 4_000_000
+
+
+@contextlib.contextmanager
+def threads_for(work: float) -> Iterator[None]:
+    """Run the body on one thread (BLAS and numba) when ``work`` is below
+    :data:`SINGLE_THREAD_WORK`; otherwise leave the thread counts alone."""
+    if work >= SINGLE_THREAD_WORK:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    numba_threads = None
+    # Import the kernels now (not at their first call, inside the body) so that
+    # numba's pool can be limited too; without numba there is nothing to limit.
+    if _linear_state == "ok" or (_linear_state == "unknown" and _load_linear()):
+        import numba
+
+        numba_threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if numba_threads is not None:
+            numba.set_num_threads(numba_threads)

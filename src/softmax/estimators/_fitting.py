@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax._kernels import threads_for
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
 from softmax.objective import Objective
@@ -65,21 +66,29 @@ def preconditioner_sample(n_samples: int, n_params: int) -> int | None:
 def auto_solver(n_samples: int, n_params: int, smooth: bool = True) -> str:
     """Proximal Newton for a non-smooth penalty (the only kind of solver that
     handles one; it forms the Hessian when :func:`small_problem`).  Otherwise
-    Newton-Cholesky while forming the full Hessian is negligible; trust-region
-    Newton-CG while a Hessian-vector product is cheap enough that its quadratic
-    convergence pays; L-BFGS for very many parameters.
+    Newton-Cholesky while forming the full Hessian is cheap; Newton-CG
+    (preconditioned when :func:`preconditioner_sample` says so) while a
+    Hessian-vector product is cheap enough that its fast convergence pays;
+    L-BFGS for very many parameters.
 
     Forming the Hessian costs about ``n_samples * n_params**2 / 2`` multiply-adds
-    per iteration against ``2 * n_samples * n_params`` (plus a fixed Python
-    overhead) per Hessian-vector product.  Measured (2-core machine), the full
-    Hessian wins only while it is tiny: iris (15 parameters) and 1000 x 10 x 3
-    are faster with it, but 5000 x 20 x 5 (105 parameters), digits (650),
-    200k x 54 x 7 (385) and 10k x 200 x 10 (2010) are 1.5-5x slower than
-    Newton-CG, which needs few CG iterations per step there.
+    (BLAS at its best) per Newton step; a Hessian-vector product
+    ``2 * n_samples * n_params``, and plain CG needs tens to hundreds of them
+    per step on ill-conditioned data.  Measured on one thread of the 2-core
+    machine: digits (1 797 x 64, 10 classes: 650 parameters, unscaled) takes
+    0.6 s with Newton-Cholesky (11 Hessians) against 1.2 s with Newton-CG
+    (1 151 products); W5 (500k x 54 x 7) 2.6 s per Hessian, where the
+    preconditioned Newton-CG needs 41 products in all.  So: the full Hessian
+    while it is at most 1 000 x 1 000 and costs at most about 1e9
+    multiply-adds, unless a subsample preconditions Newton-CG.
     """
     if not smooth:
         return "prox-newton"
-    if small_problem(n_samples, n_params):
+    if small_problem(n_samples, n_params) or (
+        n_params <= 1000
+        and n_samples * n_params**2 <= 2e9
+        and preconditioner_sample(n_samples, n_params) is None
+    ):
         return "newton-cholesky"
     return "newton-cg" if n_params <= 20_000 else "lbfgs"
 
@@ -185,16 +194,17 @@ def run_solver(
         return diverging[0]  # True stops the solver
 
     impl = get_solver(solver_name) if solver_impl is None else solver_impl
-    result = impl(
-        guarded_value_and_grad,
-        w0,
-        hessp=objective.hessp,
-        tol=tol,
-        max_iter=max_iter,
-        callback=guarded_callback,
-        precision=float(np.finfo(dtype).eps),
-        **extra,
-    )
+    with threads_for(n_samples * objective.n_params):
+        result = impl(
+            guarded_value_and_grad,
+            w0,
+            hessp=objective.hessp,
+            tol=tol,
+            max_iter=max_iter,
+            callback=guarded_callback,
+            precision=float(np.finfo(dtype).eps),
+            **extra,
+        )
     return result, solver_name, diverging[0]
 
 
