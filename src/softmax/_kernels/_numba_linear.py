@@ -23,6 +23,8 @@ vectorise): they agree with the NumPy reference to rounding, not bitwise.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
@@ -33,7 +35,7 @@ __all__ = ["multinomial_hessp", "multinomial_value_grad"]
 # Reassociation and contraction only: no "nnan"/"ninf", the data may hold
 # anything finite and the logits may be huge.
 _FAST = {"reassoc", "contract"}
-_OPTS = {"cache": True, "error_model": "numpy", "nogil": True, "fastmath": _FAST}
+_OPTS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True, "fastmath": _FAST}
 
 
 @njit(**_OPTS)

@@ -184,9 +184,9 @@ class Multinomial:
         perm[:, :n_features] = np.arange(K * n_features).reshape(K, n_features)
         if self.fit_intercept:
             perm[:, n_features] = K * n_features + np.arange(K)
-        perm = perm.ravel()
+        order = perm.ravel()
         out = np.empty_like(H)
-        out[np.ix_(perm, perm)] = H
+        out[np.ix_(order, order)] = H
         return out
 
 

@@ -22,6 +22,7 @@ gradient is at the precision's square root (see ``_Monitor.result``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -136,7 +137,7 @@ def newton_cholesky(
         return mon.result(x, 0, "converged")
     try:
         while n_iter < max_iter:
-            H = hessian(x) if hessian is not None else _hessian_from_hessp(hessp, x)  # type: ignore[misc]
+            H = hessian(x) if hessian is not None else _hessian_from_hessp(hessp, x)  # type: ignore[arg-type]
             d = _newton_direction(np.asarray(H, dtype=np.float64), g, precision)
             slope = float(g @ d)
             if not np.isfinite(slope) or slope >= 0.0:
@@ -225,7 +226,7 @@ def newton_cg(
         while n_iter < max_iter:
             solve = _cholesky_solver(np.asarray(approx_hessian(x), dtype=np.float64))
             forcing = min(0.5, float(np.sqrt(np.linalg.norm(g) / max(1.0, abs(f)))))
-            d = _pcg(lambda v, x=x: hessp(x, v), -g, solve, forcing)
+            d = _pcg(functools.partial(hessp, x), -g, solve, forcing)
             slope = float(g @ d)
             if not np.isfinite(slope) or slope >= 0.0:
                 d = -solve(g)
