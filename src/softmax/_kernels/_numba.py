@@ -31,11 +31,10 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 __all__ = ["log_softmax_rows", "softmax_rows"]
-
-_BLOCK = 4096  # elements per block of short rows (fits L1 with its buffers)
 
 
 # --------------------------------------------------------------------------- #
@@ -89,6 +88,60 @@ def _sel(typingctx, cond, a, b):  # pragma: no cover - compiled
         return builder.select(args[0], args[1], args[2])
 
     return sig, codegen
+
+
+def _make_lanes(op):
+    """Intrinsic ``(a, nblk)``: lane ``q`` (0..7) reduces ``a[q], a[q + 8], ...``
+    over ``nblk`` blocks of 8 in order, one ``<8 x float>`` operation a block,
+    then the lanes combine as ``((l0 . l1) . (l2 . l3)) . ((l4 . l5) . (l6 . l7))``.
+
+    ``op`` "add": NumPy's 8 pairwise accumulators.  ``op`` "max": ``v if v > m
+    else m``, the comparison of ``_row_max``.  Written in LLVM IR because LLVM
+    does not vectorise eight scalar accumulators (a loop-carried bundle).
+    """
+
+    @intrinsic
+    def lanes(typingctx, a, nblk):  # pragma: no cover - compiled
+        if not (
+            isinstance(a, types.Array)
+            and a.ndim == 1
+            and a.layout == "C"
+            and isinstance(a.dtype, types.Float)
+            and isinstance(nblk, types.Integer)
+        ):
+            return None
+        sig = a.dtype(a, nblk)
+
+        def combine(builder, p, q):
+            if op == "add":
+                return builder.fadd(p, q)
+            return builder.select(builder.fcmp_ordered(">", q, p), q, p)
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            fty = context.get_value_type(signature.args[0].dtype)
+            vty = ir.VectorType(fty, 8)
+            align = context.get_abi_sizeof(fty)
+            vptr = builder.bitcast(arr.data, vty.as_pointer())
+            acc = cgutils.alloca_once(builder, vty)
+            builder.store(builder.load(vptr, align=align), acc)
+            one = ir.Constant(args[1].type, 1)
+            with cgutils.for_range(builder, builder.sub(args[1], one)) as loop:
+                v = builder.load(builder.gep(vptr, [builder.add(loop.index, one)]), align=align)
+                builder.store(combine(builder, builder.load(acc), v), acc)
+            v = builder.load(acc)
+            x = [builder.extract_element(v, ir.Constant(ir.IntType(32), q)) for q in range(8)]
+            lo = combine(builder, combine(builder, x[0], x[1]), combine(builder, x[2], x[3]))
+            hi = combine(builder, combine(builder, x[4], x[5]), combine(builder, x[6], x[7]))
+            return combine(builder, lo, hi)
+
+        return sig, codegen
+
+    return lanes
+
+
+_lanes_sum = _make_lanes("add")
+_lanes_max = _make_lanes("max")
 
 
 # --------------------------------------------------------------------------- #
@@ -169,6 +222,25 @@ def _ov_exp(d):
     return None
 
 
+def _count(c, like):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_count, inline="always")
+def _ov_count(c, like):
+    """The integer ``c`` as the float ``like``'s type, as if counted by adding ones
+    to a float one at a time (which stops at 2**24 in float32, 2**53 in float64)."""
+    if not isinstance(like, types.Float):
+        return None
+    f = np.float32 if like == types.float32 else np.float64
+    top = 2**24 if like == types.float32 else 2**53
+
+    def impl(c, like):
+        return f(min(c, top))
+
+    return impl
+
+
 _OPTS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
@@ -180,77 +252,49 @@ def vexp(x, out):  # pragma: no cover - compiled; for tests and measurements
 
 
 # --------------------------------------------------------------------------- #
-# row pieces
+# one row at a time.  Every function takes views of its row and indexes them
+# from 0 with ``range`` counters: numba wraps negative indices around, and only
+# an index LLVM can prove non-negative loses that select and lets the loop
+# vectorise (``x[lo + j]`` does not: ``lo`` might be negative as far as LLVM knows).
 # --------------------------------------------------------------------------- #
 @njit(**_OPTS)
-def _row_max(x, lo, n):  # pragma: no cover - compiled
-    """Max of ``x[lo:lo+n]``; NaN if the slice holds a NaN."""
-    m = x[lo]
+def _row_max(x):  # pragma: no cover - compiled
+    """Max of the row ``x``; NaN if it holds a NaN."""
+    n = x.shape[0]
+    m = x[0]
     i = 1
     if n >= 16:
-        m0, m1, m2, m3 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3]
-        m4, m5, m6, m7 = x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]
-        i = 8
-        while i + 8 <= n:
-            j = lo + i
-            m0 = x[j] if x[j] > m0 else m0
-            m1 = x[j + 1] if x[j + 1] > m1 else m1
-            m2 = x[j + 2] if x[j + 2] > m2 else m2
-            m3 = x[j + 3] if x[j + 3] > m3 else m3
-            m4 = x[j + 4] if x[j + 4] > m4 else m4
-            m5 = x[j + 5] if x[j + 5] > m5 else m5
-            m6 = x[j + 6] if x[j + 6] > m6 else m6
-            m7 = x[j + 7] if x[j + 7] > m7 else m7
-            i += 8
-        m0 = m1 if m1 > m0 else m0
-        m2 = m3 if m3 > m2 else m2
-        m4 = m5 if m5 > m4 else m4
-        m6 = m7 if m7 > m6 else m6
-        m0 = m2 if m2 > m0 else m0
-        m4 = m6 if m6 > m4 else m4
-        m = m4 if m4 > m0 else m0
-    for j in range(lo + i, lo + n):
+        i = n - n % 8
+        m = _lanes_max(x, i // 8)
+    for j in range(i, n):
         m = x[j] if x[j] > m else m
     # NaN never wins a comparison: look for it only where the max says "maybe"
-    # (a NaN at x[lo] with nothing larger, or a non-finite max).
+    # (a NaN at x[0] with nothing larger, or a non-finite max).
     if not (abs(m) < np.inf):
-        for j in range(lo, lo + n):
+        for j in range(n):
             if x[j] != x[j]:
                 return x[j]
     return m
 
 
 @njit(**_OPTS)
-def _pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """``np.sum(a[lo:lo+n])`` in NumPy's exact order (pairwise, 8 accumulators)."""
+def _pairwise_sum(a):  # pragma: no cover - compiled
+    """``np.sum(a)`` in NumPy's exact order (pairwise, 8 accumulators)."""
+    n = a.shape[0]
     if n < 8:
-        res = a[lo]
-        for i in range(lo + 1, lo + n):
+        res = a[0]
+        for i in range(1, n):
             res += a[i]
         return res
     if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
         stop = n - n % 8
-        while i < stop:
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for j in range(lo + i, lo + n):
-            res += a[j]
+        res = _lanes_sum(a, stop // 8)
+        for i in range(stop, n):
+            res += a[i]
         return res
     n2 = n // 2
     n2 -= n2 % 8
-    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+    return _pairwise_sum(a[:n2]) + _pairwise_sum(a[n2:])
 
 
 @njit(inline="always", **_OPTS)
@@ -271,130 +315,222 @@ def _shifted(x, m, zero, t):  # pragma: no cover - compiled
 
 
 @njit(**_OPTS)
-def _special_row(x, out, lo, n, m, log, zero, one):  # pragma: no cover - compiled
+def _special_row(x, out, m, log, zero, one):  # pragma: no cover - compiled
     """A row whose max is +inf, -inf or NaN, exactly as the reference does it."""
+    n = x.shape[0]
     if m != m:  # NaN spreads over its row
-        for j in range(lo, lo + n):
+        for j in range(n):
             out[j] = m
     elif m < zero:  # all -inf: softmax 0, log_softmax -inf
-        for j in range(lo, lo + n):
+        for j in range(n):
             out[j] = m if log else zero
     else:  # +inf entries share the probability
         count = zero
-        for j in range(lo, lo + n):
+        for j in range(n):
             if x[j] == m:
                 count += one
         if log:
             ls = -math.log1p(count - one)
-            for j in range(lo, lo + n):
+            for j in range(n):
                 out[j] = ls if x[j] == m else -m
         else:
             p = one / count
-            for j in range(lo, lo + n):
+            for j in range(n):
                 out[j] = p if x[j] == m else zero
 
 
-# --------------------------------------------------------------------------- #
-# the kernels: x, out flat C-contiguous (may be the same array), rows of n
-# --------------------------------------------------------------------------- #
-_LONG = 256  # rows at least this long are processed one at a time
-
-
 @njit(**_OPTS)
-def _long_row(x, out, lo, n, log, zero, one, t):  # pragma: no cover - compiled
-    m = _row_max(x, lo, n)
+def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
+    """One row ``x`` (a view) into ``out``."""
+    n = x.shape[0]
+    m = _row_max(x)
     if not (abs(m) < np.inf):
-        _special_row(x, out, lo, n, m, log, zero, one)
+        _special_row(x, out, m, log, zero, one)
         return
     if log:
-        count = zero
-        for j in range(lo, lo + n):
+        # The number of maxima is an integer: counting it in a float (the
+        # reference's order) would be a sequential chain LLVM may not vectorise.
+        cnt = 0
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             e = e + e * err
-            out[j] = zero if d == zero else e
-            count += one if d == zero else zero
-        ls = math.log1p((count - one) + _pairwise_sum(out, lo, n))
-        for j in range(lo, lo + n):
+            out[j] = _sel(d == zero, zero, e)
+            cnt += _sel(d == zero, 1, 0)
+        ls = math.log1p((_count(cnt, zero) - one) + _pairwise_sum(out))
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             out[j] = (d - ls) + err
     else:
-        for j in range(lo, lo + n):
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             out[j] = e + e * err
-        s = _pairwise_sum(out, lo, n)
-        for j in range(lo, lo + n):
+        s = _pairwise_sum(out)
+        for j in range(n):
             out[j] = out[j] / s
 
 
+# --------------------------------------------------------------------------- #
+# short rows, a block at a time, transposed: column r of the (n, k) buffers is
+# row r of the block, so the per-row reductions (max, pairwise sum) and the
+# per-row scalars are vertical: one vector operation serves 4-8 rows.  Each
+# row still sees exactly the comparisons and additions of ``_row_max`` and
+# ``_pairwise_sum`` in their order, so the bits are the same.
+# --------------------------------------------------------------------------- #
+_COLS = 128  # rows up to this long go through the transposed path
+
+
 @njit(**_OPTS)
-def _short_rows(x, out, lo0, nrows, n, log, zero, one, t, buf, buf2):  # pragma: no cover
-    """Several short rows: per-row scalars are spread into buffers so that the
-    expensive element-wise passes run flat over the whole block, vectorised."""
-    size = nrows * n
-    special = False
-    for r in range(nrows):
-        lo = r * n
-        m = _row_max(x, lo0 + lo, n)
-        if not (abs(m) < np.inf):
-            special = True
-            m = zero  # a harmless shift; the row is redone below
-        for j in range(lo, lo + n):
-            buf[j] = m
+def _cols_max(T, n, k, acc, m):  # pragma: no cover - compiled
+    """``m[r]`` = ``_row_max``'s comparisons over ``T[:n, r]``, before its NaN scan."""
+    if n < 16:
+        t0 = T[0]
+        for r in range(k):
+            m[r] = t0[r]
+        for j in range(1, n):
+            tj = T[j]
+            for r in range(k):
+                m[r] = tj[r] if tj[r] > m[r] else m[r]
+        return
+    for q in range(8):
+        aq, tq = acc[q], T[q]
+        for r in range(k):
+            aq[r] = tq[r]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        for q in range(8):
+            aq, tq = acc[q], T[i + q]
+            for r in range(k):
+                aq[r] = tq[r] if tq[r] > aq[r] else aq[r]
+    a0, a1, a2, a3, a4, a5, a6, a7 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    for r in range(k):
+        m0 = a1[r] if a1[r] > a0[r] else a0[r]
+        m2 = a3[r] if a3[r] > a2[r] else a2[r]
+        m4 = a5[r] if a5[r] > a4[r] else a4[r]
+        m6 = a7[r] if a7[r] > a6[r] else a6[r]
+        m0 = m2 if m2 > m0 else m0
+        m4 = m6 if m6 > m4 else m4
+        m[r] = m4 if m4 > m0 else m0
+    for j in range(stop, n):
+        tj = T[j]
+        for r in range(k):
+            m[r] = tj[r] if tj[r] > m[r] else m[r]
+
+
+@njit(**_OPTS)
+def _cols_sum(E, n, k, acc, s):  # pragma: no cover - compiled
+    """``s[r]`` = ``_pairwise_sum(E[:n, r])`` (n <= 128), the same additions in order."""
+    if n < 8:
+        e0 = E[0]
+        for r in range(k):
+            s[r] = e0[r]
+        for j in range(1, n):
+            ej = E[j]
+            for r in range(k):
+                s[r] += ej[r]
+        return
+    for q in range(8):
+        aq, eq = acc[q], E[q]
+        for r in range(k):
+            aq[r] = eq[r]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        for q in range(8):
+            aq, eq = acc[q], E[i + q]
+            for r in range(k):
+                aq[r] += eq[r]
+    a0, a1, a2, a3, a4, a5, a6, a7 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    for r in range(k):
+        s[r] = ((a0[r] + a1[r]) + (a2[r] + a3[r])) + ((a4[r] + a5[r]) + (a6[r] + a7[r]))
+    for j in range(stop, n):
+        ej = E[j]
+        for r in range(k):
+            s[r] += ej[r]
+
+
+@njit(**_OPTS)
+def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
+    """The rows of length ``n`` in the views ``x``, ``out``.
+
+    Buffers: ``T``, ``E`` (n, >= k), ``acc`` (8, >= k), ``m``, ``s``, ``c`` (>= k,).
+    """
+    k = x.shape[0] // n
+    for r in range(k):  # transpose in
+        xr = x[r * n : (r + 1) * n]
+        for j in range(n):
+            T[j, r] = xr[j]
+    _cols_max(T, n, k, acc, m)
     if log:
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            e = _exp(d)
-            e = e + e * err
-            out[lo0 + i] = zero if d == zero else e
-            buf2[i] = one if d == zero else zero
-        for r in range(nrows):
-            lo = r * n
-            count = zero
-            for j in range(lo, lo + n):
-                count += buf2[j]
-            ls = math.log1p((count - one) + _pairwise_sum(out, lo0 + lo, n))
-            for j in range(lo, lo + n):
-                buf2[j] = ls
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            out[lo0 + i] = (d - buf2[i]) + err
+        for r in range(k):
+            c[r] = zero
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                e = _exp(d)
+                e = e + e * err
+                ej[r] = zero if d == zero else e
+                c[r] += one if d == zero else zero
+        _cols_sum(E, n, k, acc, s)
+        for r in range(k):
+            s[r] = math.log1p((c[r] - one) + s[r])
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                ej[r] = (d - s[r]) + err
     else:
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            e = _exp(d)
-            out[lo0 + i] = e + e * err
-        for r in range(nrows):
-            lo = r * n
-            s = _pairwise_sum(out, lo0 + lo, n)
-            for j in range(lo, lo + n):
-                buf2[j] = s
-        for i in range(size):
-            out[lo0 + i] = out[lo0 + i] / buf2[i]
-    if special:
-        for r in range(nrows):
-            lo = lo0 + r * n
-            m = _row_max(x, lo, n)
-            if not (abs(m) < np.inf):
-                _special_row(x, out, lo, n, m, log, zero, one)
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                e = _exp(d)
+                ej[r] = e + e * err
+        _cols_sum(E, n, k, acc, s)
+        for j in range(n):
+            ej = E[j]
+            for r in range(k):
+                ej[r] = ej[r] / s[r]
+    for r in range(k):  # transpose out
+        orow = out[r * n : (r + 1) * n]
+        for j in range(n):
+            orow[j] = E[j, r]
+    for r in range(k):
+        if not (abs(m[r]) < np.inf):
+            xr, orow = x[r * n : (r + 1) * n], out[r * n : (r + 1) * n]
+            _special_row(xr, orow, _row_max(xr), log, zero, one)
+
+
+# --------------------------------------------------------------------------- #
+# the kernels: x, out flat C-contiguous (not sharing memory), rows of n
+# --------------------------------------------------------------------------- #
+_BLOCK = 2048  # elements per block of short rows: its two buffers stay in L1
+_CHUNK = 16  # blocks per parallel task (one set of buffers each)
 
 
 @njit(parallel=True, **_OPTS)
 def _rows(x, out, n, log, zero, one, t):  # pragma: no cover - compiled
     nrows = x.shape[0] // n
-    if n >= _LONG:
+    if n > _COLS:
         for r in prange(nrows):
-            _long_row(x, out, r * n, n, log, zero, one, t)
+            lo = r * n
+            _long_row(x[lo : lo + n], out[lo : lo + n], log, zero, one, t)
     else:
-        per_block = max(1, _BLOCK // n)
+        per_block = max(8, (_BLOCK // n) // 8 * 8)
         nblocks = (nrows + per_block - 1) // per_block
-        for b in prange(nblocks):
-            r0 = b * per_block
-            k = min(nrows, r0 + per_block) - r0
-            buf = np.empty(k * n, x.dtype)
-            buf2 = np.empty(k * n, x.dtype)
-            _short_rows(x, out, r0 * n, k, n, log, zero, one, t, buf, buf2)
+        nchunks = (nblocks + _CHUNK - 1) // _CHUNK
+        for c in prange(nchunks):
+            T = np.empty((n, per_block), x.dtype)
+            E = np.empty((n, per_block), x.dtype)
+            acc = np.empty((8, per_block), x.dtype)
+            m = np.empty(per_block, x.dtype)
+            s = np.empty(per_block, x.dtype)
+            cnt = np.empty(per_block, x.dtype)
+            for b in range(c * _CHUNK, min(nblocks, (c + 1) * _CHUNK)):
+                lo = b * per_block * n
+                hi = min(nrows, (b + 1) * per_block) * n
+                _short_rows(x[lo:hi], out[lo:hi], n, log, zero, one, t, T, E, acc, m, s, cnt)
 
 
 def softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
