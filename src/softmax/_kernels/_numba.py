@@ -144,6 +144,71 @@ _lanes_sum = _make_lanes("add")
 _lanes_max = _make_lanes("max")
 
 
+@intrinsic
+def _tr8(typingctx, src, s0, ss, dst, d0, ds):  # pragma: no cover - compiled
+    """Transpose an 8 x 8 tile: ``dst[d0 + q * ds + i] = src[s0 + i * ss + q]``.
+
+    Eight vector loads, shuffles, eight vector stores (in order of ``q``, so a
+    later row overwrites what an earlier one wrote past its end).  The caller
+    keeps every index inside its arrays; there are no checks.
+    """
+    if not (
+        isinstance(src, types.Array)
+        and src.ndim == 1
+        and src.layout == "C"
+        and isinstance(src.dtype, types.Float)
+        and dst == src
+    ):
+        return None
+    sig = types.none(src, s0, ss, dst, d0, ds)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        vty = ir.VectorType(fty, 8)
+        align = context.get_abi_sizeof(fty)
+        src_p = context.make_array(aty)(context, builder, args[0]).data
+        dst_p = context.make_array(aty)(context, builder, args[3]).data
+        s0, ss, d0, ds = args[1], args[2], args[4], args[5]
+
+        def at(base, off, stride, i):
+            off = builder.add(off, builder.mul(stride, ir.Constant(stride.type, i)))
+            return builder.bitcast(builder.gep(base, [off]), vty.as_pointer())
+
+        def shuf(a, b, idx):
+            return builder.shuffle_vector(
+                a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(idx))
+            )
+
+        a = [builder.load(at(src_p, s0, ss, i), align=align) for i in range(8)]
+        lo, hi = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
+        t = []
+        for i in range(0, 8, 2):
+            t += [shuf(a[i], a[i + 1], lo), shuf(a[i], a[i + 1], hi)]
+        lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        # t0..t7 = (a0a1 lo, a0a1 hi, a2a3 lo, a2a3 hi, a4a5 lo, a4a5 hi, a6a7 lo, a6a7 hi)
+        u = [
+            shuf(t[0], t[2], lo2),
+            shuf(t[0], t[2], hi2),
+            shuf(t[1], t[3], lo2),
+            shuf(t[1], t[3], hi2),
+            shuf(t[4], t[6], lo2),
+            shuf(t[4], t[6], hi2),
+            shuf(t[5], t[7], lo2),
+            shuf(t[5], t[7], hi2),
+        ]
+        first, second = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+        cols = [None] * 8
+        for q in range(4):
+            cols[q] = shuf(u[q], u[q + 4], first)
+            cols[q + 4] = shuf(u[q], u[q + 4], second)
+        for q in range(8):
+            builder.store(cols[q], at(dst_p, d0, ds, q), align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 # --------------------------------------------------------------------------- #
 # exp for d <= 0
 # --------------------------------------------------------------------------- #
@@ -241,6 +306,28 @@ def _ov_count(c, like):
     return impl
 
 
+def _neg_zeros(a):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_neg_zeros)
+def _ov_neg_zeros(a):
+    """The number of entries of the float array ``a`` that are -0.0 (bitwise)."""
+    if not (isinstance(a, types.Array) and isinstance(a.dtype, types.Float)):
+        return None
+    ity = np.int32 if a.dtype == types.float32 else np.int64
+    sign = ity(np.iinfo(ity).min)
+
+    def impl(a):
+        bits = a.view(ity)
+        c = 0
+        for j in range(bits.shape[0]):
+            c += bits[j] == sign
+        return c
+
+    return impl
+
+
 _OPTS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
@@ -308,7 +395,7 @@ def _shifted(x, m, zero, t):  # pragma: no cover - compiled
     virtual = d - x
     err = (x - (d - virtual)) + (-m - virtual)
     err = _sel(abs(d) < np.inf, err, zero)
-    if t != 1:  # loop-invariant: LLVM unswitches it out of the loops
+    if t is not None:  # t is None for T == 1: no division compiled in (not even a select)
         d = d / t
         err = _sel(abs(d) < np.inf, err / t, zero)
     return d, err
@@ -348,15 +435,18 @@ def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
         _special_row(x, out, m, log, zero, one)
         return
     if log:
-        # The number of maxima is an integer: counting it in a float (the
-        # reference's order) would be a sequential chain LLVM may not vectorise.
-        cnt = 0
+        # The maxima (d == 0) must add 0 to the rest of the sum: they are
+        # stored as -0.0, which e never is (e >= +0), and counted afterwards
+        # (counting inside this loop costs more than the extra pass).  A -0.0
+        # instead of +0.0 changes no sum of non-negative terms but an all-zero
+        # one, and (count - 1) + rest gives +0.0 for that either way.
+        nz = -zero
         for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             e = e + e * err
-            out[j] = _sel(d == zero, zero, e)
-            cnt += _sel(d == zero, 1, 0)
+            out[j] = _sel(d == zero, nz, e)
+        cnt = _neg_zeros(out)
         ls = math.log1p((_count(cnt, zero) - one) + _pairwise_sum(out))
         for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
@@ -378,48 +468,64 @@ def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
 # row still sees exactly the comparisons and additions of ``_row_max`` and
 # ``_pairwise_sum`` in their order, so the bits are the same.
 # --------------------------------------------------------------------------- #
-_COLS = 128  # rows up to this long go through the transposed path
+# Rows up to this long go through the transposed path (float32, float64):
+# measured crossovers with the one-row-at-a-time path, which wins from about
+# 40 / 24 elements on (its loops get long enough to vectorise well).
+_COLS32, _COLS64 = 32, 16
 
 
 @njit(**_OPTS)
-def _cols_max(T, n, k, acc, m):  # pragma: no cover - compiled
-    """``m[r]`` = ``_row_max``'s comparisons over ``T[:n, r]``, before its NaN scan."""
+def _cols_max(T, n, k, acc, m, mb):  # pragma: no cover - compiled
+    """``m[r]`` = ``_row_max``'s comparisons over ``T[:n, r]``, before its NaN scan.
+
+    Each step writes to another buffer than it reads (``acc[0]`` / ``acc[1]``,
+    ``m`` / ``mb``): LLVM turns ``a[r] = a[r] if a[r] >= v else v`` in place
+    into a masked store, which is slow.
+    """
+    a, b = m, mb
     if n < 16:
         t0 = T[0]
         for r in range(k):
-            m[r] = t0[r]
+            a[r] = t0[r]
         for j in range(1, n):
             tj = T[j]
             for r in range(k):
-                m[r] = tj[r] if tj[r] > m[r] else m[r]
-        return
-    for q in range(8):
-        aq, tq = acc[q], T[q]
-        for r in range(k):
-            aq[r] = tq[r]
-    stop = n - n % 8
-    for i in range(8, stop, 8):
+                b[r] = _sel(tj[r] > a[r], tj[r], a[r])
+            a, b = b, a
+    else:
+        A, B = acc[0], acc[1]
         for q in range(8):
-            aq, tq = acc[q], T[i + q]
+            aq, tq = A[q], T[q]
             for r in range(k):
-                aq[r] = tq[r] if tq[r] > aq[r] else aq[r]
-    a0, a1, a2, a3, a4, a5, a6, a7 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
-    for r in range(k):
-        m0 = a1[r] if a1[r] > a0[r] else a0[r]
-        m2 = a3[r] if a3[r] > a2[r] else a2[r]
-        m4 = a5[r] if a5[r] > a4[r] else a4[r]
-        m6 = a7[r] if a7[r] > a6[r] else a6[r]
-        m0 = m2 if m2 > m0 else m0
-        m4 = m6 if m6 > m4 else m4
-        m[r] = m4 if m4 > m0 else m0
-    for j in range(stop, n):
-        tj = T[j]
+                aq[r] = tq[r]
+        stop = n - n % 8
+        for i in range(8, stop, 8):
+            for q in range(8):
+                aq, bq, tq = A[q], B[q], T[i + q]
+                for r in range(k):
+                    bq[r] = _sel(tq[r] > aq[r], tq[r], aq[r])
+            A, B = B, A
+        a0, a1, a2, a3, a4, a5, a6, a7 = A[0], A[1], A[2], A[3], A[4], A[5], A[6], A[7]
         for r in range(k):
-            m[r] = tj[r] if tj[r] > m[r] else m[r]
+            m0 = _sel(a1[r] > a0[r], a1[r], a0[r])
+            m2 = _sel(a3[r] > a2[r], a3[r], a2[r])
+            m4 = _sel(a5[r] > a4[r], a5[r], a4[r])
+            m6 = _sel(a7[r] > a6[r], a7[r], a6[r])
+            m0 = _sel(m2 > m0, m2, m0)
+            m4 = _sel(m6 > m4, m6, m4)
+            a[r] = _sel(m4 > m0, m4, m0)
+        for j in range(stop, n):
+            tj = T[j]
+            for r in range(k):
+                b[r] = _sel(tj[r] > a[r], tj[r], a[r])
+            a, b = b, a
+    if (n - (n - n % 8 if n >= 16 else 1)) % 2 == 1:  # the result is in mb
+        for r in range(k):
+            m[r] = mb[r]
 
 
 @njit(**_OPTS)
-def _cols_sum(E, n, k, acc, s):  # pragma: no cover - compiled
+def _cols_sum(E, n, k, acc2, s):  # pragma: no cover - compiled
     """``s[r]`` = ``_pairwise_sum(E[:n, r])`` (n <= 128), the same additions in order."""
     if n < 8:
         e0 = E[0]
@@ -430,6 +536,7 @@ def _cols_sum(E, n, k, acc, s):  # pragma: no cover - compiled
             for r in range(k):
                 s[r] += ej[r]
         return
+    acc = acc2[0]
     for q in range(8):
         aq, eq = acc[q], E[q]
         for r in range(k):
@@ -453,14 +560,31 @@ def _cols_sum(E, n, k, acc, s):  # pragma: no cover - compiled
 def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
     """The rows of length ``n`` in the views ``x``, ``out``.
 
-    Buffers: ``T``, ``E`` (n, >= k), ``acc`` (8, >= k), ``m``, ``s``, ``c`` (>= k,).
+    Buffers: ``T``, ``E`` (n rounded up to 8, >= k), ``acc`` (2, 8, >= k),
+    ``m``, ``s``, ``c`` (>= k,).
     """
     k = x.shape[0] // n
-    for r in range(k):  # transpose in
+    size = k * n
+    xf, of, ef = x, out, E.reshape(E.size)
+    tf = T.reshape(T.size)
+    R = T.shape[1]
+    kt = k - k % 8
+    # transpose in: 8 x 8 tiles; a tile may read past its row's end into the
+    # next rows (its columns >= n land in the padding rows of T), never past x.
+    for r0 in range(0, kt, 8):
+        for j0 in range(0, n, 8):
+            if (r0 + 7) * n + j0 + 8 <= size:
+                _tr8(xf, r0 * n + j0, n, tf, j0 * R + r0, R)
+            else:
+                for i in range(8):
+                    xr = x[(r0 + i) * n : (r0 + i + 1) * n]
+                    for j in range(j0, min(n, j0 + 8)):
+                        T[j, r0 + i] = xr[j]
+    for r in range(kt, k):
         xr = x[r * n : (r + 1) * n]
         for j in range(n):
             T[j, r] = xr[j]
-    _cols_max(T, n, k, acc, m)
+    _cols_max(T, n, k, acc, m, c)
     if log:
         for r in range(k):
             c[r] = zero
@@ -470,8 +594,8 @@ def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no
                 d, err = _shifted(tj[r], m[r], zero, t)
                 e = _exp(d)
                 e = e + e * err
-                ej[r] = zero if d == zero else e
-                c[r] += one if d == zero else zero
+                ej[r] = _sel(d == zero, zero, e)
+                c[r] += _sel(d == zero, one, zero)
         _cols_sum(E, n, k, acc, s)
         for r in range(k):
             s[r] = math.log1p((c[r] - one) + s[r])
@@ -492,7 +616,20 @@ def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no
             ej = E[j]
             for r in range(k):
                 ej[r] = ej[r] / s[r]
-    for r in range(k):  # transpose out
+    # transpose out: a tile's rows are stored in order and may spill past
+    # their end into the following rows; column groups go right to left, so
+    # every spill is overwritten later by the row it fell on (spills stay in out).
+    for r0 in range(0, kt, 8):
+        for g in range((n + 7) // 8):
+            j0 = ((n + 7) // 8 - 1 - g) * 8
+            if (r0 + 7) * n + j0 + 8 <= size:
+                _tr8(ef, j0 * R + r0, R, of, r0 * n + j0, n)
+            else:
+                for i in range(8):
+                    orow = out[(r0 + i) * n : (r0 + i + 1) * n]
+                    for j in range(j0, min(n, j0 + 8)):
+                        orow[j] = E[j, r0 + i]
+    for r in range(kt, k):
         orow = out[r * n : (r + 1) * n]
         for j in range(n):
             orow[j] = E[j, r]
@@ -505,14 +642,14 @@ def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no
 # --------------------------------------------------------------------------- #
 # the kernels: x, out flat C-contiguous (not sharing memory), rows of n
 # --------------------------------------------------------------------------- #
-_BLOCK = 2048  # elements per block of short rows: its two buffers stay in L1
+_BLOCK = 4096  # elements per block of short rows: its buffers stay in L1 / L2
 _CHUNK = 16  # blocks per parallel task (one set of buffers each)
 
 
 @njit(parallel=True, **_OPTS)
-def _rows(x, out, n, log, zero, one, t):  # pragma: no cover - compiled
+def _rows(x, out, n, log, zero, one, t, cols):  # pragma: no cover - compiled
     nrows = x.shape[0] // n
-    if n > _COLS:
+    if n > cols:
         for r in prange(nrows):
             lo = r * n
             _long_row(x[lo : lo + n], out[lo : lo + n], log, zero, one, t)
@@ -521,9 +658,10 @@ def _rows(x, out, n, log, zero, one, t):  # pragma: no cover - compiled
         nblocks = (nrows + per_block - 1) // per_block
         nchunks = (nblocks + _CHUNK - 1) // _CHUNK
         for c in prange(nchunks):
-            T = np.empty((n, per_block), x.dtype)
-            E = np.empty((n, per_block), x.dtype)
-            acc = np.empty((8, per_block), x.dtype)
+            n8 = (n + 7) // 8 * 8  # T, E padded to whole 8 x 8 tiles
+            T = np.empty((n8, per_block), x.dtype)
+            E = np.empty((n8, per_block), x.dtype)
+            acc = np.empty((2, 8, per_block), x.dtype)
             m = np.empty(per_block, x.dtype)
             s = np.empty(per_block, x.dtype)
             cnt = np.empty(per_block, x.dtype)
@@ -537,11 +675,13 @@ def softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.
     """Softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
     (``out`` must not share memory with ``x``)."""
     f = x.dtype.type
-    _rows(x, out, n, False, f(0.0), f(1.0), f(temperature))
+    t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
+    _rows(x, out, n, False, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
 
 
 def log_softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
     """Log-softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
     (``out`` must not share memory with ``x``)."""
     f = x.dtype.type
-    _rows(x, out, n, True, f(0.0), f(1.0), f(temperature))
+    t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
+    _rows(x, out, n, True, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
