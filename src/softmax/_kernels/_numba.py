@@ -346,7 +346,13 @@ def vexp(x, out):  # pragma: no cover - compiled; for tests and measurements
 # --------------------------------------------------------------------------- #
 @njit(**_OPTS)
 def _row_max(x):  # pragma: no cover - compiled
-    """Max of the row ``x``; NaN if it holds a NaN."""
+    """Max of the row ``x`` if it holds no NaN.
+
+    With a NaN the result is NaN (always if ``x[0]`` is NaN) or some finite
+    value: comparisons skip a NaN, and which lanes it stalls depends on its
+    place; a non-finite result is replaced by the NaN.  A finite result is only
+    a shift: the NaN spreads over the row through the caller's arithmetic.
+    """
     n = x.shape[0]
     m = x[0]
     i = 1
