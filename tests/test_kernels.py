@@ -149,3 +149,152 @@ def test_nd_input_and_where_falls_back(rng):
     np.testing.assert_array_equal(
         softmax.softmax(x, where=mask), reference("softmax", np.where(mask, x, -np.inf))
     )
+
+
+# --------------------------------------------------------------------------- #
+# the kernel's pieces and paths
+# --------------------------------------------------------------------------- #
+def _impl():
+    from softmax._kernels import _numba
+
+    return _numba
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_pieces_match_numpy_bitwise(rng, dtype):
+    impl = _impl()
+    for n in [*range(1, 140), 255, 256, 1000, 4097, 30_001]:
+        a = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)).astype(dtype)
+        assert dtype(impl._pairwise_sum(a)).tobytes() == np.sum(a).tobytes(), n
+        assert impl._row_max(a) == np.max(a), n
+        # With a NaN the result is NaN or some finite shift (the NaN then
+        # spreads through the row's arithmetic), never an infinity.
+        a[rng.integers(0, n)] = np.nan
+        m = impl._row_max(a)
+        assert np.isnan(m) or np.isfinite(m), n
+        a[0] = np.nan
+        assert np.isnan(impl._row_max(a)), n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tile_transpose(rng, dtype):
+    from numba import njit
+
+    tr8 = _impl()._tr8
+
+    @njit
+    def run(src, s0, ss, dst, d0, ds):
+        tr8(src, s0, ss, dst, d0, ds)
+
+    src = rng.standard_normal((9, 11)).astype(dtype)
+    dst = np.zeros((10, 13), dtype)
+    run(src.reshape(-1), 11 + 2, 11, dst.reshape(-1), 13 + 3, 13)
+    np.testing.assert_array_equal(dst[1:9, 3:11], src[1:9, 2:10].T)
+    assert not dst[0].any() and not dst[9].any() and not dst[:, :3].any() and not dst[:, 11:].any()
+
+
+def test_count_and_negative_zero_helpers():
+    from numba import njit
+
+    impl = _impl()
+
+    @njit
+    def count(c, like):
+        return impl._count(c, like)
+
+    @njit
+    def neg_zeros(a):
+        return impl._neg_zeros(a)
+
+    # float32 counts by adding ones stop at 2**24: the kernel reproduces that
+    assert count(2**24 + 3, np.float32(0)) == np.float32(2**24)
+    assert count(12345, np.float32(0)) == np.float32(12345)
+    assert count(2**40 + 1, 0.0) == 2.0**40 + 1
+    for dtype in (np.float32, np.float64):
+        a = np.array([-0.0, 0.0, -0.0, 1.0, -1.0, np.nan, -np.inf, -0.0], dtype)
+        assert neg_zeros(a) == 3
+
+
+# rows of every length around the path switch (transposed blocks up to
+# 32 / 16 elements, one row at a time above), with row counts that leave
+# partial 8 x 8 tiles and partial blocks, and special rows anywhere.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", FUNCS)
+def test_every_short_row_length(rng, dtype, name):
+    impl = _impl()
+    inf, nan = np.inf, np.nan
+    for n in [*range(1, 42), 64, 127, 128, 129]:
+        per_block = max(8, (impl._BLOCK // n) // 8 * 8)
+        nrows = max(per_block + 13, _kernels.MIN_SIZE // n + 5)
+        x = (rng.standard_normal((nrows, n)) * rng.choice([0.1, 3.0, 40.0], (nrows, 1))).astype(
+            dtype
+        )
+        special = rng.choice(nrows, 6, replace=False)
+        x[special[0]] = -inf
+        x[special[1], rng.integers(0, n)] = inf
+        x[special[2], rng.integers(0, n)] = nan
+        x[special[3], 0] = nan
+        x[special[4]] = np.round(x[special[4]])  # ties at the max
+        x[special[5], :] = 0.0
+        got, want = kernel(name, x), reference(name, x)
+        exact = np.isin(np.arange(nrows), special[:4])
+        np.testing.assert_array_equal(got[exact], want[exact])
+        # float64 softmax: each path is within 3 ulp of the truth, so they may
+        # differ by 4 on a few rows (the one-row-at-a-time path does the same).
+        tol = 8 if dtype is np.float32 else {"softmax": 4, "log_softmax": 2}[name]
+        assert ulp_diff(got[~exact], want[~exact]).max() <= tol, n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("temperature", [1.0, 0.3])
+def test_transposed_and_row_paths_agree_bitwise(rng, dtype, temperature):
+    # The transposed blocks do each row's arithmetic in the row path's order:
+    # forcing every row through the row path (cols=0) changes no bit.
+    impl = _impl()
+    f = dtype
+    t = None if temperature == 1 else f(temperature)
+    for n in [1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32]:
+        x = (rng.standard_normal((1000, n)) * rng.choice([0.1, 3.0, 40.0], (1000, 1))).astype(f)
+        x[rng.integers(0, 1000, 30), rng.integers(0, n, 30)] = rng.choice(
+            [np.inf, -np.inf, np.nan], 30
+        )
+        x[rng.integers(0, 1000, 30)] = np.round(x[rng.integers(0, 1000, 30)])
+        x = x.reshape(-1)
+        for log in (False, True):
+            a, b = np.empty_like(x), np.empty_like(x)
+            impl._rows(x, a, n, log, f(0.0), f(1.0), t, 32)
+            impl._rows(x, b, n, log, f(0.0), f(1.0), t, 0)
+            both_nan = np.isnan(a) & np.isnan(b)
+            np.testing.assert_array_equal(a[~both_nan].view(np.uint8), b[~both_nan].view(np.uint8))
+            assert np.array_equal(np.isnan(a), np.isnan(b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [10, 200])
+def test_temperature_one_compiles_away_the_division_only(rng, dtype, n):
+    # T == 1 runs a specialisation without the division by T: same bits as
+    # dividing by 1.
+    impl = _impl()
+    x = (rng.standard_normal(64 * n) * 5).astype(dtype)
+    f = dtype
+    cols = impl._COLS32 if dtype is np.float32 else impl._COLS64
+    for log in (False, True):
+        a, b = np.empty_like(x), np.empty_like(x)
+        impl._rows(x, a, n, log, f(0.0), f(1.0), None, cols)
+        impl._rows(x, b, n, log, f(0.0), f(1.0), f(1.0), cols)
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ncols", [10, 1000])
+def test_log_softmax_of_lone_maxima_is_positive_zero(dtype, ncols):
+    # Everything but the maxima underflows: the rest of the sum is zero, and
+    # the maxima's log-probability is log1p(count - 1) exactly, +0.0 for one.
+    nrows = _kernels.MIN_SIZE // ncols + 1
+    x = np.full((nrows, ncols), -1e4, dtype)
+    x[::2, 3] = 0.0
+    x[1::2, 2:4] = 7.0
+    got, want = kernel("log_softmax", x), reference("log_softmax", x)
+    np.testing.assert_array_equal(got, want)
+    assert not np.signbit(got[::2, 3]).any()
+    np.testing.assert_array_equal(got[1::2, 2], np.full(nrows // 2, -np.log(dtype(2)), dtype))

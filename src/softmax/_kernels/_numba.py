@@ -19,9 +19,37 @@ bit operations in two steps so that subnormal results are rounded once), so
 that LLVM vectorises it without SVML.  Its domain here is ``d <= 0``: NaN stays
 NaN, anything below the underflow threshold (``-inf`` included) gives 0.
 
-Rows are processed in blocks of about ``_BLOCK`` elements (several short rows,
-or one long row) so that every pass over a block hits the cache; blocks are
-distributed over numba's threads with ``prange``.
+Two paths, both doing each row's arithmetic in the same order (so the
+bits do not depend on the path; a test forces one path and compares):
+
+* **one row at a time** (rows longer than ``_COLS32`` / ``_COLS64``): a pass
+  for the max, one for ``e`` (into ``out``), NumPy's pairwise sum over
+  ``out``, one for the result; rows are distributed over numba's threads.
+* **transposed blocks** (short rows): a block of ``k`` rows (about ``_BLOCK``
+  elements) is transposed into an ``(n, k)`` buffer with 8 x 8 vector tiles,
+  so that the per-row max, the per-row pairwise sum (the same additions, in
+  the same order, for each row) and the per-row scalars are vertical: one
+  vector operation serves 8 (float32) or 4 (float64) rows.  The result is
+  transposed back; rows whose max is not finite are redone one at a time.
+
+What makes LLVM vectorise (each measured on the loops it touches: 1.2x-5x):
+
+* loops index views of their row from 0 with ``range`` counters: numba
+  wraps negative indices around, and ``x[lo + j]`` keeps that select (LLVM
+  cannot prove ``lo + j >= 0``) and stays scalar;
+* NumPy's 8 pairwise accumulators and the 8-lane max are one ``<8 x float>``
+  operation a block, written in LLVM IR (``_make_lanes``): LLVM does not
+  vectorise 8 scalar accumulators carried around a loop;
+* selects are ``_sel`` (a Python conditional expression becomes branches), and
+  an in-place ``a[r] = v if v > a[r] else a[r]`` is avoided: LLVM makes it a
+  masked store, which is slow;
+* ``t is None`` for ``T == 1`` compiles a specialisation without the division
+  by ``T``, which LLVM would otherwise compute everywhere and select away;
+* log_softmax's maxima are marked ``-0.0`` in the ``e`` pass and counted
+  afterwards rather than counted inside the loop.
+
+``exp`` and the divisions remain the main costs.  ``log1p`` is libm's, one
+call per row (it dominates log_softmax of very short rows).
 """
 
 from __future__ import annotations
@@ -31,11 +59,10 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 __all__ = ["log_softmax_rows", "softmax_rows"]
-
-_BLOCK = 4096  # elements per block of short rows (fits L1 with its buffers)
 
 
 # --------------------------------------------------------------------------- #
@@ -87,6 +114,125 @@ def _sel(typingctx, cond, a, b):  # pragma: no cover - compiled
 
     def codegen(context, builder, signature, args):
         return builder.select(args[0], args[1], args[2])
+
+    return sig, codegen
+
+
+def _make_lanes(op):
+    """Intrinsic ``(a, nblk)``: lane ``q`` (0..7) reduces ``a[q], a[q + 8], ...``
+    over ``nblk`` blocks of 8 in order, one ``<8 x float>`` operation a block,
+    then the lanes combine as ``((l0 . l1) . (l2 . l3)) . ((l4 . l5) . (l6 . l7))``.
+
+    ``op`` "add": NumPy's 8 pairwise accumulators.  ``op`` "max": ``v if v > m
+    else m``, the comparison of ``_row_max``.  Written in LLVM IR because LLVM
+    does not vectorise eight scalar accumulators (a loop-carried bundle).
+    """
+
+    @intrinsic
+    def lanes(typingctx, a, nblk):  # pragma: no cover - compiled
+        if not (
+            isinstance(a, types.Array)
+            and a.ndim == 1
+            and a.layout == "C"
+            and isinstance(a.dtype, types.Float)
+            and isinstance(nblk, types.Integer)
+        ):
+            return None
+        sig = a.dtype(a, nblk)
+
+        def combine(builder, p, q):
+            if op == "add":
+                return builder.fadd(p, q)
+            return builder.select(builder.fcmp_ordered(">", q, p), q, p)
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            fty = context.get_value_type(signature.args[0].dtype)
+            vty = ir.VectorType(fty, 8)
+            align = context.get_abi_sizeof(fty)
+            vptr = builder.bitcast(arr.data, vty.as_pointer())
+            acc = cgutils.alloca_once(builder, vty)
+            builder.store(builder.load(vptr, align=align), acc)
+            one = ir.Constant(args[1].type, 1)
+            with cgutils.for_range(builder, builder.sub(args[1], one)) as loop:
+                v = builder.load(builder.gep(vptr, [builder.add(loop.index, one)]), align=align)
+                builder.store(combine(builder, builder.load(acc), v), acc)
+            v = builder.load(acc)
+            x = [builder.extract_element(v, ir.Constant(ir.IntType(32), q)) for q in range(8)]
+            lo = combine(builder, combine(builder, x[0], x[1]), combine(builder, x[2], x[3]))
+            hi = combine(builder, combine(builder, x[4], x[5]), combine(builder, x[6], x[7]))
+            return combine(builder, lo, hi)
+
+        return sig, codegen
+
+    return lanes
+
+
+_lanes_sum = _make_lanes("add")
+_lanes_max = _make_lanes("max")
+
+
+@intrinsic
+def _tr8(typingctx, src, s0, ss, dst, d0, ds):  # pragma: no cover - compiled
+    """Transpose an 8 x 8 tile: ``dst[d0 + q * ds + i] = src[s0 + i * ss + q]``.
+
+    Eight vector loads, shuffles, eight vector stores (in order of ``q``, so a
+    later row overwrites what an earlier one wrote past its end).  The caller
+    keeps every index inside its arrays; there are no checks.
+    """
+    if not (
+        isinstance(src, types.Array)
+        and src.ndim == 1
+        and src.layout == "C"
+        and isinstance(src.dtype, types.Float)
+        and dst == src
+    ):
+        return None
+    sig = types.none(src, s0, ss, dst, d0, ds)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        fty = context.get_value_type(aty.dtype)
+        vty = ir.VectorType(fty, 8)
+        align = context.get_abi_sizeof(fty)
+        src_p = context.make_array(aty)(context, builder, args[0]).data
+        dst_p = context.make_array(aty)(context, builder, args[3]).data
+        s0, ss, d0, ds = args[1], args[2], args[4], args[5]
+
+        def at(base, off, stride, i):
+            off = builder.add(off, builder.mul(stride, ir.Constant(stride.type, i)))
+            return builder.bitcast(builder.gep(base, [off]), vty.as_pointer())
+
+        def shuf(a, b, idx):
+            return builder.shuffle_vector(
+                a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(idx))
+            )
+
+        a = [builder.load(at(src_p, s0, ss, i), align=align) for i in range(8)]
+        lo, hi = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
+        t = []
+        for i in range(0, 8, 2):
+            t += [shuf(a[i], a[i + 1], lo), shuf(a[i], a[i + 1], hi)]
+        lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        # t0..t7 = (a0a1 lo, a0a1 hi, a2a3 lo, a2a3 hi, a4a5 lo, a4a5 hi, a6a7 lo, a6a7 hi)
+        u = [
+            shuf(t[0], t[2], lo2),
+            shuf(t[0], t[2], hi2),
+            shuf(t[1], t[3], lo2),
+            shuf(t[1], t[3], hi2),
+            shuf(t[4], t[6], lo2),
+            shuf(t[4], t[6], hi2),
+            shuf(t[5], t[7], lo2),
+            shuf(t[5], t[7], hi2),
+        ]
+        first, second = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+        cols = [None] * 8
+        for q in range(4):
+            cols[q] = shuf(u[q], u[q + 4], first)
+            cols[q + 4] = shuf(u[q], u[q + 4], second)
+        for q in range(8):
+            builder.store(cols[q], at(dst_p, d0, ds, q), align=align)
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -169,6 +315,47 @@ def _ov_exp(d):
     return None
 
 
+def _count(c, like):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_count, inline="always")
+def _ov_count(c, like):
+    """The integer ``c`` as the float ``like``'s type, as if counted by adding ones
+    to a float one at a time (which stops at 2**24 in float32, 2**53 in float64)."""
+    if not isinstance(like, types.Float):
+        return None
+    f = np.float32 if like == types.float32 else np.float64
+    top = 2**24 if like == types.float32 else 2**53
+
+    def impl(c, like):
+        return f(min(c, top))
+
+    return impl
+
+
+def _neg_zeros(a):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_neg_zeros)
+def _ov_neg_zeros(a):
+    """The number of entries of the float array ``a`` that are -0.0 (bitwise)."""
+    if not (isinstance(a, types.Array) and isinstance(a.dtype, types.Float)):
+        return None
+    ity = np.int32 if a.dtype == types.float32 else np.int64
+    sign = ity(np.iinfo(ity).min)
+
+    def impl(a):
+        bits = a.view(ity)
+        c = 0
+        for j in range(bits.shape[0]):
+            c += bits[j] == sign
+        return c
+
+    return impl
+
+
 _OPTS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
@@ -180,77 +367,55 @@ def vexp(x, out):  # pragma: no cover - compiled; for tests and measurements
 
 
 # --------------------------------------------------------------------------- #
-# row pieces
+# one row at a time.  Every function takes views of its row and indexes them
+# from 0 with ``range`` counters: numba wraps negative indices around, and only
+# an index LLVM can prove non-negative loses that select and lets the loop
+# vectorise (``x[lo + j]`` does not: ``lo`` might be negative as far as LLVM knows).
 # --------------------------------------------------------------------------- #
 @njit(**_OPTS)
-def _row_max(x, lo, n):  # pragma: no cover - compiled
-    """Max of ``x[lo:lo+n]``; NaN if the slice holds a NaN."""
-    m = x[lo]
+def _row_max(x):  # pragma: no cover - compiled
+    """Max of the row ``x`` if it holds no NaN.
+
+    With a NaN the result is NaN (always if ``x[0]`` is NaN) or some finite
+    value: comparisons skip a NaN, and which lanes it stalls depends on its
+    place; a non-finite result is replaced by the NaN.  A finite result is only
+    a shift: the NaN spreads over the row through the caller's arithmetic.
+    """
+    n = x.shape[0]
+    m = x[0]
     i = 1
     if n >= 16:
-        m0, m1, m2, m3 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3]
-        m4, m5, m6, m7 = x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]
-        i = 8
-        while i + 8 <= n:
-            j = lo + i
-            m0 = x[j] if x[j] > m0 else m0
-            m1 = x[j + 1] if x[j + 1] > m1 else m1
-            m2 = x[j + 2] if x[j + 2] > m2 else m2
-            m3 = x[j + 3] if x[j + 3] > m3 else m3
-            m4 = x[j + 4] if x[j + 4] > m4 else m4
-            m5 = x[j + 5] if x[j + 5] > m5 else m5
-            m6 = x[j + 6] if x[j + 6] > m6 else m6
-            m7 = x[j + 7] if x[j + 7] > m7 else m7
-            i += 8
-        m0 = m1 if m1 > m0 else m0
-        m2 = m3 if m3 > m2 else m2
-        m4 = m5 if m5 > m4 else m4
-        m6 = m7 if m7 > m6 else m6
-        m0 = m2 if m2 > m0 else m0
-        m4 = m6 if m6 > m4 else m4
-        m = m4 if m4 > m0 else m0
-    for j in range(lo + i, lo + n):
+        i = n - n % 8
+        m = _lanes_max(x, i // 8)
+    for j in range(i, n):
         m = x[j] if x[j] > m else m
     # NaN never wins a comparison: look for it only where the max says "maybe"
-    # (a NaN at x[lo] with nothing larger, or a non-finite max).
+    # (a NaN at x[0] with nothing larger, or a non-finite max).
     if not (abs(m) < np.inf):
-        for j in range(lo, lo + n):
+        for j in range(n):
             if x[j] != x[j]:
                 return x[j]
     return m
 
 
 @njit(**_OPTS)
-def _pairwise_sum(a, lo, n):  # pragma: no cover - compiled
-    """``np.sum(a[lo:lo+n])`` in NumPy's exact order (pairwise, 8 accumulators)."""
+def _pairwise_sum(a):  # pragma: no cover - compiled
+    """``np.sum(a)`` in NumPy's exact order (pairwise, 8 accumulators)."""
+    n = a.shape[0]
     if n < 8:
-        res = a[lo]
-        for i in range(lo + 1, lo + n):
+        res = a[0]
+        for i in range(1, n):
             res += a[i]
         return res
     if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
         stop = n - n % 8
-        while i < stop:
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for j in range(lo + i, lo + n):
-            res += a[j]
+        res = _lanes_sum(a, stop // 8)
+        for i in range(stop, n):
+            res += a[i]
         return res
     n2 = n // 2
     n2 -= n2 % 8
-    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+    return _pairwise_sum(a[:n2]) + _pairwise_sum(a[n2:])
 
 
 @njit(inline="always", **_OPTS)
@@ -264,148 +429,292 @@ def _shifted(x, m, zero, t):  # pragma: no cover - compiled
     virtual = d - x
     err = (x - (d - virtual)) + (-m - virtual)
     err = _sel(abs(d) < np.inf, err, zero)
-    if t != 1:  # loop-invariant: LLVM unswitches it out of the loops
+    if t is not None:  # t is None for T == 1: no division compiled in (not even a select)
         d = d / t
         err = _sel(abs(d) < np.inf, err / t, zero)
     return d, err
 
 
 @njit(**_OPTS)
-def _special_row(x, out, lo, n, m, log, zero, one):  # pragma: no cover - compiled
+def _special_row(x, out, m, log, zero, one):  # pragma: no cover - compiled
     """A row whose max is +inf, -inf or NaN, exactly as the reference does it."""
+    n = x.shape[0]
     if m != m:  # NaN spreads over its row
-        for j in range(lo, lo + n):
+        for j in range(n):
             out[j] = m
     elif m < zero:  # all -inf: softmax 0, log_softmax -inf
-        for j in range(lo, lo + n):
+        for j in range(n):
             out[j] = m if log else zero
     else:  # +inf entries share the probability
         count = zero
-        for j in range(lo, lo + n):
+        for j in range(n):
             if x[j] == m:
                 count += one
         if log:
             ls = -math.log1p(count - one)
-            for j in range(lo, lo + n):
+            for j in range(n):
                 out[j] = ls if x[j] == m else -m
         else:
             p = one / count
-            for j in range(lo, lo + n):
+            for j in range(n):
                 out[j] = p if x[j] == m else zero
 
 
-# --------------------------------------------------------------------------- #
-# the kernels: x, out flat C-contiguous (may be the same array), rows of n
-# --------------------------------------------------------------------------- #
-_LONG = 256  # rows at least this long are processed one at a time
-
-
 @njit(**_OPTS)
-def _long_row(x, out, lo, n, log, zero, one, t):  # pragma: no cover - compiled
-    m = _row_max(x, lo, n)
+def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
+    """One row ``x`` (a view) into ``out``."""
+    n = x.shape[0]
+    m = _row_max(x)
     if not (abs(m) < np.inf):
-        _special_row(x, out, lo, n, m, log, zero, one)
+        _special_row(x, out, m, log, zero, one)
         return
     if log:
-        count = zero
-        for j in range(lo, lo + n):
+        # The maxima (d == 0) must add 0 to the rest of the sum: they are
+        # stored as -0.0, which e never is (e >= +0), and counted afterwards
+        # (counting inside this loop costs more than the extra pass).  A -0.0
+        # instead of +0.0 changes no sum of non-negative terms but an all-zero
+        # one, and (count - 1) + rest gives +0.0 for that either way.
+        nz = -zero
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             e = e + e * err
-            out[j] = zero if d == zero else e
-            count += one if d == zero else zero
-        ls = math.log1p((count - one) + _pairwise_sum(out, lo, n))
-        for j in range(lo, lo + n):
+            out[j] = _sel(d == zero, nz, e)
+        cnt = _neg_zeros(out)
+        ls = math.log1p((_count(cnt, zero) - one) + _pairwise_sum(out))
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             out[j] = (d - ls) + err
     else:
-        for j in range(lo, lo + n):
+        for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             e = _exp(d)
             out[j] = e + e * err
-        s = _pairwise_sum(out, lo, n)
-        for j in range(lo, lo + n):
+        s = _pairwise_sum(out)
+        for j in range(n):
             out[j] = out[j] / s
 
 
+# --------------------------------------------------------------------------- #
+# short rows, a block at a time, transposed: column r of the (n, k) buffers is
+# row r of the block, so the per-row reductions (max, pairwise sum) and the
+# per-row scalars are vertical: one vector operation serves 4-8 rows.  Each
+# row still sees exactly the comparisons and additions of ``_row_max`` and
+# ``_pairwise_sum`` in their order, so the bits are the same.
+# --------------------------------------------------------------------------- #
+# Rows up to this long go through the transposed path (float32, float64):
+# measured crossovers with the one-row-at-a-time path, which wins from about
+# 40 / 24 elements on (its loops get long enough to vectorise well).
+_COLS32, _COLS64 = 32, 16
+
+
 @njit(**_OPTS)
-def _short_rows(x, out, lo0, nrows, n, log, zero, one, t, buf, buf2):  # pragma: no cover
-    """Several short rows: per-row scalars are spread into buffers so that the
-    expensive element-wise passes run flat over the whole block, vectorised."""
-    size = nrows * n
-    special = False
-    for r in range(nrows):
-        lo = r * n
-        m = _row_max(x, lo0 + lo, n)
-        if not (abs(m) < np.inf):
-            special = True
-            m = zero  # a harmless shift; the row is redone below
-        for j in range(lo, lo + n):
-            buf[j] = m
-    if log:
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            e = _exp(d)
-            e = e + e * err
-            out[lo0 + i] = zero if d == zero else e
-            buf2[i] = one if d == zero else zero
-        for r in range(nrows):
-            lo = r * n
-            count = zero
-            for j in range(lo, lo + n):
-                count += buf2[j]
-            ls = math.log1p((count - one) + _pairwise_sum(out, lo0 + lo, n))
-            for j in range(lo, lo + n):
-                buf2[j] = ls
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            out[lo0 + i] = (d - buf2[i]) + err
+def _cols_max(T, n, k, acc, m, mb):  # pragma: no cover - compiled
+    """``m[r]`` = ``_row_max``'s comparisons over ``T[:n, r]``, before its NaN scan.
+
+    Each step writes to another buffer than it reads (``acc[0]`` / ``acc[1]``,
+    ``m`` / ``mb``): LLVM turns ``a[r] = a[r] if a[r] >= v else v`` in place
+    into a masked store, which is slow.
+    """
+    a, b = m, mb
+    if n < 16:
+        t0 = T[0]
+        for r in range(k):
+            a[r] = t0[r]
+        for j in range(1, n):
+            tj = T[j]
+            for r in range(k):
+                b[r] = _sel(tj[r] > a[r], tj[r], a[r])
+            a, b = b, a
     else:
-        for i in range(size):
-            d, err = _shifted(x[lo0 + i], buf[i], zero, t)
-            e = _exp(d)
-            out[lo0 + i] = e + e * err
-        for r in range(nrows):
-            lo = r * n
-            s = _pairwise_sum(out, lo0 + lo, n)
-            for j in range(lo, lo + n):
-                buf2[j] = s
-        for i in range(size):
-            out[lo0 + i] = out[lo0 + i] / buf2[i]
-    if special:
-        for r in range(nrows):
-            lo = lo0 + r * n
-            m = _row_max(x, lo, n)
-            if not (abs(m) < np.inf):
-                _special_row(x, out, lo, n, m, log, zero, one)
+        A, B = acc[0], acc[1]
+        for q in range(8):
+            aq, tq = A[q], T[q]
+            for r in range(k):
+                aq[r] = tq[r]
+        stop = n - n % 8
+        for i in range(8, stop, 8):
+            for q in range(8):
+                aq, bq, tq = A[q], B[q], T[i + q]
+                for r in range(k):
+                    bq[r] = _sel(tq[r] > aq[r], tq[r], aq[r])
+            A, B = B, A
+        a0, a1, a2, a3, a4, a5, a6, a7 = A[0], A[1], A[2], A[3], A[4], A[5], A[6], A[7]
+        for r in range(k):
+            m0 = _sel(a1[r] > a0[r], a1[r], a0[r])
+            m2 = _sel(a3[r] > a2[r], a3[r], a2[r])
+            m4 = _sel(a5[r] > a4[r], a5[r], a4[r])
+            m6 = _sel(a7[r] > a6[r], a7[r], a6[r])
+            m0 = _sel(m2 > m0, m2, m0)
+            m4 = _sel(m6 > m4, m6, m4)
+            a[r] = _sel(m4 > m0, m4, m0)
+        for j in range(stop, n):
+            tj = T[j]
+            for r in range(k):
+                b[r] = _sel(tj[r] > a[r], tj[r], a[r])
+            a, b = b, a
+    if (n - (n - n % 8 if n >= 16 else 1)) % 2 == 1:  # the result is in mb
+        for r in range(k):
+            m[r] = mb[r]
+
+
+@njit(**_OPTS)
+def _cols_sum(E, n, k, acc2, s):  # pragma: no cover - compiled
+    """``s[r]`` = ``_pairwise_sum(E[:n, r])`` (n <= 128), the same additions in order."""
+    if n < 8:
+        e0 = E[0]
+        for r in range(k):
+            s[r] = e0[r]
+        for j in range(1, n):
+            ej = E[j]
+            for r in range(k):
+                s[r] += ej[r]
+        return
+    acc = acc2[0]
+    for q in range(8):
+        aq, eq = acc[q], E[q]
+        for r in range(k):
+            aq[r] = eq[r]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        for q in range(8):
+            aq, eq = acc[q], E[i + q]
+            for r in range(k):
+                aq[r] += eq[r]
+    a0, a1, a2, a3, a4, a5, a6, a7 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]
+    for r in range(k):
+        s[r] = ((a0[r] + a1[r]) + (a2[r] + a3[r])) + ((a4[r] + a5[r]) + (a6[r] + a7[r]))
+    for j in range(stop, n):
+        ej = E[j]
+        for r in range(k):
+            s[r] += ej[r]
+
+
+@njit(**_OPTS)
+def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
+    """The rows of length ``n`` in the views ``x``, ``out``.
+
+    Buffers: ``T``, ``E`` (n rounded up to 8, >= k), ``acc`` (2, 8, >= k),
+    ``m``, ``s``, ``c`` (>= k,).
+    """
+    k = x.shape[0] // n
+    size = k * n
+    tf, ef = T.reshape(T.size), E.reshape(E.size)  # flat views for the tiles
+    R = T.shape[1]
+    kt = k - k % 8
+    # transpose in: 8 x 8 tiles; a tile's columns >= n are the next rows'
+    # entries (they land in the padding rows of T), never read past x.
+    for r0 in range(0, kt, 8):
+        for j0 in range(0, n, 8):
+            if (r0 + 7) * n + j0 + 8 <= size:
+                _tr8(x, r0 * n + j0, n, tf, j0 * R + r0, R)
+            else:
+                for i in range(8):
+                    xr = x[(r0 + i) * n : (r0 + i + 1) * n]
+                    for j in range(j0, min(n, j0 + 8)):
+                        T[j, r0 + i] = xr[j]
+    for r in range(kt, k):
+        xr = x[r * n : (r + 1) * n]
+        for j in range(n):
+            T[j, r] = xr[j]
+    _cols_max(T, n, k, acc, m, c)
+    if log:
+        for r in range(k):
+            c[r] = zero
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                e = _exp(d)
+                e = e + e * err
+                ej[r] = _sel(d == zero, zero, e)
+                c[r] += _sel(d == zero, one, zero)
+        _cols_sum(E, n, k, acc, s)
+        for r in range(k):
+            s[r] = math.log1p((c[r] - one) + s[r])
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                ej[r] = (d - s[r]) + err
+    else:
+        for j in range(n):
+            tj, ej = T[j], E[j]
+            for r in range(k):
+                d, err = _shifted(tj[r], m[r], zero, t)
+                e = _exp(d)
+                ej[r] = e + e * err
+        _cols_sum(E, n, k, acc, s)
+        for j in range(n):
+            ej = E[j]
+            for r in range(k):
+                ej[r] = ej[r] / s[r]
+    # transpose out: a tile's rows are stored in order and may spill past
+    # their end into the following rows; column groups go right to left, so
+    # every spill is overwritten later by the row it fell on (spills stay in out).
+    for r0 in range(0, kt, 8):
+        for g in range((n + 7) // 8):
+            j0 = ((n + 7) // 8 - 1 - g) * 8
+            if (r0 + 7) * n + j0 + 8 <= size:
+                _tr8(ef, j0 * R + r0, R, out, r0 * n + j0, n)
+            else:
+                for i in range(8):
+                    orow = out[(r0 + i) * n : (r0 + i + 1) * n]
+                    for j in range(j0, min(n, j0 + 8)):
+                        orow[j] = E[j, r0 + i]
+    for r in range(kt, k):
+        orow = out[r * n : (r + 1) * n]
+        for j in range(n):
+            orow[j] = E[j, r]
+    for r in range(k):
+        if not (abs(m[r]) < np.inf):
+            xr, orow = x[r * n : (r + 1) * n], out[r * n : (r + 1) * n]
+            _special_row(xr, orow, _row_max(xr), log, zero, one)
+
+
+# --------------------------------------------------------------------------- #
+# the kernels: x, out flat C-contiguous (not sharing memory), rows of n
+# --------------------------------------------------------------------------- #
+_BLOCK = 4096  # elements per block of short rows: its buffers stay in L1 / L2
+_CHUNK = 16  # blocks per parallel task (one set of buffers each)
 
 
 @njit(parallel=True, **_OPTS)
-def _rows(x, out, n, log, zero, one, t):  # pragma: no cover - compiled
+def _rows(x, out, n, log, zero, one, t, cols):  # pragma: no cover - compiled
     nrows = x.shape[0] // n
-    if n >= _LONG:
+    if n > cols:
         for r in prange(nrows):
-            _long_row(x, out, r * n, n, log, zero, one, t)
+            lo = r * n
+            _long_row(x[lo : lo + n], out[lo : lo + n], log, zero, one, t)
     else:
-        per_block = max(1, _BLOCK // n)
+        per_block = max(8, (_BLOCK // n) // 8 * 8)
         nblocks = (nrows + per_block - 1) // per_block
-        for b in prange(nblocks):
-            r0 = b * per_block
-            k = min(nrows, r0 + per_block) - r0
-            buf = np.empty(k * n, x.dtype)
-            buf2 = np.empty(k * n, x.dtype)
-            _short_rows(x, out, r0 * n, k, n, log, zero, one, t, buf, buf2)
+        nchunks = (nblocks + _CHUNK - 1) // _CHUNK
+        for c in prange(nchunks):
+            n8 = (n + 7) // 8 * 8  # T, E padded to whole 8 x 8 tiles
+            T = np.empty((n8, per_block), x.dtype)
+            E = np.empty((n8, per_block), x.dtype)
+            acc = np.empty((2, 8, per_block), x.dtype)
+            m = np.empty(per_block, x.dtype)
+            s = np.empty(per_block, x.dtype)
+            cnt = np.empty(per_block, x.dtype)
+            for b in range(c * _CHUNK, min(nblocks, (c + 1) * _CHUNK)):
+                lo = b * per_block * n
+                hi = min(nrows, (b + 1) * per_block) * n
+                _short_rows(x[lo:hi], out[lo:hi], n, log, zero, one, t, T, E, acc, m, s, cnt)
 
 
 def softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
     """Softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
     (``out`` must not share memory with ``x``)."""
     f = x.dtype.type
-    _rows(x, out, n, False, f(0.0), f(1.0), f(temperature))
+    t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
+    _rows(x, out, n, False, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
 
 
 def log_softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float = 1.0) -> None:
     """Log-softmax over consecutive rows of length ``n`` of the flat array ``x``, into ``out``
     (``out`` must not share memory with ``x``)."""
     f = x.dtype.type
-    _rows(x, out, n, True, f(0.0), f(1.0), f(temperature))
+    t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
+    _rows(x, out, n, True, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
