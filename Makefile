@@ -40,12 +40,14 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --write
 	$(PY) benchmarks/bench_fit.py --write
+	$(PY) benchmarks/bench_eval.py --write
 	$(PY) benchmarks/bench_dask.py --write
 	$(PY) benchmarks/bench_multilabel.py --write
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --quick
 	$(PY) benchmarks/bench_fit.py --quick
+	$(PY) benchmarks/bench_eval.py --quick
 	$(PY) benchmarks/bench_dask.py --quick --chunks 1,3
 	$(PY) benchmarks/bench_multilabel.py --quick --threads 1
 
