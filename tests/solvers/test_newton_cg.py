@@ -41,13 +41,15 @@ def test_pcg_solves_a_positive_definite_system(rng):
     A = A @ A.T + 0.1 * np.eye(30)
     b = rng.standard_normal(30)
     exact = np.linalg.solve(A, b)
-    x = _pcg(lambda v: A @ v, b, lambda r: r.copy(), 1e-12)
+    x, _ = _pcg(lambda v: A @ v, b, lambda r: r.copy(), 1e-12)
     np.testing.assert_allclose(x, exact, rtol=1e-8)
     # With the exact inverse as preconditioner one step is enough.
     steps = []
-    x = _pcg(lambda v: steps.append(1) or A @ v, b, lambda r: np.linalg.solve(A, r), 1e-10)
+    x, products = _pcg(
+        lambda v: steps.append(1) or A @ v, b, lambda r: np.linalg.solve(A, r), 1e-10
+    )
     np.testing.assert_allclose(x, exact, rtol=1e-8)
-    assert len(steps) == 1
+    assert len(steps) == products == 1
 
 
 def test_preconditioned_minimises_rosenbrock():

@@ -56,7 +56,13 @@ class Standardization:
             var = np.maximum(sq - mean**2, 0.0)
         else:
             mean = X.mean(axis=0, dtype=np.float64)
-            var = X.var(axis=0, dtype=np.float64)
+            # Two-pass variance by blocks of rows: X.var would hold a temporary
+            # as large as X (the largest allocation of a whole fit).
+            step = max(1, 2**20 // max(1, X.shape[1]))
+            var = np.zeros(X.shape[1])
+            for start in range(0, X.shape[0], step):
+                var += np.square(X[start : start + step] - mean).sum(axis=0)
+            var /= max(1, X.shape[0])
         return cls.from_moments(mean, var, n_rows, fit_intercept, l2_strength)
 
     @classmethod
