@@ -194,11 +194,7 @@ def run_solver(
         return diverging[0]  # True stops the solver
 
     impl = get_solver(solver_name) if solver_impl is None else solver_impl
-    # Multiply-adds per iteration: a pass over the data, or forming the Hessian.
-    work = n_samples * objective.n_params
-    if solver_name == "newton-cholesky" or (solver_name == "prox-newton" and "hessian" in extra):
-        work *= objective.n_params / 2
-    with threads_for(work):
+    with threads_for(n_samples * objective.n_params):
         result = impl(
             guarded_value_and_grad,
             w0,
