@@ -129,35 +129,12 @@ def newton_cholesky(
     if hessian is None and hessp is None:
         raise ValueError("newton_cholesky needs hessian (or hessp, to form it column by column)")
     mon = _Monitor(value_and_grad, tol, callback, precision)
-    x = np.array(x0, dtype=np.float64)
-    f, g = mon.evaluate(x)
-    mon.history.append(f)
-    n_iter, message, stalled = 0, "maximum number of iterations reached", False
-    if mon.met(f, g):
-        return mon.result(x, 0, "converged")
-    try:
-        while n_iter < max_iter:
-            H = hessian(x) if hessian is not None else _hessian_from_hessp(hessp, x)  # type: ignore[arg-type]
-            d = _newton_direction(np.asarray(H, dtype=np.float64), g, precision)
-            slope = float(g @ d)
-            if not np.isfinite(slope) or slope >= 0.0:
-                d, slope = -g, -float(g @ g)
-            elif -slope <= 2.0 * precision * abs(f):
-                # The predicted decrease is below the objective's resolution.
-                message, stalled = "Newton decrement below the evaluations' precision", True
-                break
-            step = _armijo(mon, x, f, g, d, slope, precision)
-            if step is None:
-                message, stalled = "line search found no decrease (precision loss)", True
-                break
-            x_new = x + step * d
-            f_new, g_new = mon.evaluate(x_new)
-            x, f, g = x_new, f_new, g_new
-            n_iter += 1
-            mon.on_iteration(x)
-    except StopIteration:
-        pass
-    return mon.result(x, n_iter, message, stalled)
+
+    def direction(x: np.ndarray, f: float, g: np.ndarray) -> np.ndarray:
+        H = hessian(x) if hessian is not None else _hessian_from_hessp(hessp, x)  # type: ignore[arg-type]
+        return _newton_direction(np.asarray(H, dtype=np.float64), g, precision)
+
+    return _newton_iterations(mon, x0, direction, lambda g: -g, max_iter, precision)
 
 
 # --------------------------------------------------------------------------- #
@@ -221,25 +198,45 @@ def newton_cg(
             precision=precision,
         )
     mon = _Monitor(value_and_grad, tol, callback, precision)
+    state: dict[str, Any] = {"solve": None, "products": 0}
+
+    def direction(x: np.ndarray, f: float, g: np.ndarray) -> np.ndarray:
+        if state["solve"] is None or state["products"] > _REUSE_PRECONDITIONER:
+            state["solve"] = _cholesky_solver(np.asarray(approx_hessian(x), dtype=np.float64))
+        forcing = min(0.5, float(np.sqrt(np.linalg.norm(g) / max(1.0, abs(f)))))
+        d, state["products"] = _pcg(functools.partial(hessp, x), -g, state["solve"], forcing)
+        return d
+
+    return _newton_iterations(mon, x0, direction, lambda g: -state["solve"](g), max_iter, precision)
+
+
+def _newton_iterations(
+    mon: _Monitor,
+    x0: np.ndarray,
+    direction: Callable[[np.ndarray, float, np.ndarray], np.ndarray],
+    fallback: Callable[[np.ndarray], np.ndarray],
+    max_iter: int,
+    precision: float,
+) -> SolverResult:
+    """The iterations both Newton solvers share: ``d = direction(x, f, g)``
+    (``fallback(g)`` where that is not a descent direction), a stop once the
+    decrease ``d`` predicts is below the evaluations' precision (a stall), an
+    Armijo step, the monitor's rule."""
     x = np.array(x0, dtype=np.float64)
     f, g = mon.evaluate(x)
     mon.history.append(f)
     n_iter, message, stalled = 0, "maximum number of iterations reached", False
     if mon.met(f, g):
         return mon.result(x, 0, "converged")
-    solve: Callable[[np.ndarray], np.ndarray] | None = None
-    products = 0
     try:
         while n_iter < max_iter:
-            if solve is None or products > _REUSE_PRECONDITIONER:
-                solve = _cholesky_solver(np.asarray(approx_hessian(x), dtype=np.float64))
-            forcing = min(0.5, float(np.sqrt(np.linalg.norm(g) / max(1.0, abs(f)))))
-            d, products = _pcg(functools.partial(hessp, x), -g, solve, forcing)
+            d = direction(x, f, g)
             slope = float(g @ d)
             if not np.isfinite(slope) or slope >= 0.0:
-                d = -solve(g)
+                d = fallback(g)
                 slope = float(g @ d)
             if -slope <= 2.0 * precision * abs(f):
+                # The predicted decrease is below the objective's resolution.
                 message, stalled = "Newton decrement below the evaluations' precision", True
                 break
             step = _armijo(mon, x, f, g, d, slope, precision)
