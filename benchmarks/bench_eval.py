@@ -19,8 +19,12 @@ with the same thread limit (threadpoolctl for BLAS, ``numba.set_num_threads``):
 
 Then one default ``SoftmaxRegression(C=1)`` fit with the objective's
 counters: evaluations, Hessian-vector products, Hessians (each about one pass
-over its rows) and wall time.  ``--write`` puts the tables in the "Evaluation
-cost" section of ``docs/benchmarks.md``.
+over its rows) and wall time.  Last (unless ``--no-scaling``), the time per
+evaluation, ours and scikit-learn's, as the data grows: W5's rows resampled
+to 50k ... 2M rows, and W4-like CSR matrices of 25k ... 200k rows, per row
+and per stored value, as a table and a log-log plot (``docs/img/``).
+``--write`` puts the tables in the "Evaluation cost" section of
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, limited_threads, markdown_table, update_section
+from _common import DOCS, best_time, limited_threads, markdown_table, update_section
 from _fit_workloads import WORKLOADS, select
 
 SECTION = "Evaluation cost"
+PLOT = DOCS.parent / "img" / "eval_scaling.png"
 
 
 def _objective(X: np.ndarray, y: np.ndarray) -> Any:
@@ -125,6 +130,104 @@ def run_workload(name: str, quick: bool, threads: int, repeat: int, log: Any) ->
     return row
 
 
+def _time_eval(X: Any, y: np.ndarray, threads: int, repeat: int) -> tuple[float, float]:
+    """Our evaluation and scikit-learn's ``loss_gradient`` on ``(X, y)``, in seconds."""
+    obj = _objective(X, y)
+    w = np.random.default_rng(1).standard_normal(obj.n_params) * 1e-2
+    sk_vg, _ = _sklearn(X, y, threads)
+    with limited_threads(threads):
+        return best_time(lambda: obj.loss_and_grad_original(w), repeat), best_time(sk_vg, repeat)
+
+
+def run_scaling(quick: bool, threads: int, repeat: int, log: Any) -> list[dict[str, Any]]:
+    """Time per evaluation as the data grows: W5's rows resampled to N rows, and
+    W4-like tf-idf matrices of growing N (50 000 columns)."""
+    import numba
+
+    from _fit_workloads import make_tfidf
+
+    numba.set_num_threads(threads)
+    X5, y5 = WORKLOADS["W5"].make(quick)
+    rng = np.random.default_rng(0)
+    dense_sizes = (
+        [5_000, 20_000, 80_000] if quick else [50_000, 200_000, 500_000, 1_000_000, 2_000_000]
+    )
+    out = []
+    for n in dense_sizes:
+        rows = rng.integers(0, X5.shape[0], n)
+        X, y = np.ascontiguousarray(X5[rows]), y5[rows]
+        ours, sk = _time_eval(X, y, threads, repeat)
+        out.append({"kind": "W5-like dense", "n": n, "units": n, "ours": ours, "sklearn": sk})
+        log(f"  scaling {out[-1]}")
+    sparse_sizes = [2_000, 8_000] if quick else [25_000, 50_000, 100_000, 200_000]
+    for n in sparse_sizes:
+        X, y = make_tfidf(n, 5_000 if quick else 50_000)
+        ours, sk = _time_eval(X, y, threads, repeat)
+        out.append({"kind": "W4-like CSR", "n": n, "units": X.nnz, "ours": ours, "sklearn": sk})
+        log(f"  scaling {out[-1]}")
+    return out
+
+
+def scaling_report(rows: list[dict[str, Any]], plot: Path | None) -> str:
+    """Table (and, with ``plot``, a log-log figure) of time per evaluation against size."""
+    table = [
+        [
+            r["kind"],
+            f"{r['n']:_}",
+            f"{r['units']:_}",
+            f"{r['ours'] * 1e3:.1f}",
+            f"{r['ours'] / r['units'] * 1e9:.1f}",
+            f"{r['sklearn'] * 1e3:.1f}",
+            f"{r['sklearn'] / r['units'] * 1e9:.1f}",
+        ]
+        for r in rows
+    ]
+    text = (
+        "Time of one loss + gradient evaluation as the data grows (the same objective as "
+        "above; W5's rows resampled to N rows; W4-like tf-idf matrices with 50 000 columns "
+        "and ~83 nonzeros per row). 'per unit': per row (dense) or per stored value (CSR); "
+        "flat columns mean linear cost.\n\n"
+        + markdown_table(
+            [
+                "data",
+                "rows",
+                "rows or nnz",
+                "ours ms",
+                "ours ns/unit",
+                "sklearn ms",
+                "sklearn ns/unit",
+            ],
+            table,
+        )
+    )
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for kind, marker in (("W5-like dense", "o"), ("W4-like CSR", "s")):
+            sel = [r for r in rows if r["kind"] == kind]
+            if not sel:
+                continue
+            units = [r["units"] for r in sel]
+            ax.loglog(units, [r["ours"] * 1e3 for r in sel], marker + "-", label=f"ours, {kind}")
+            ax.loglog(
+                units, [r["sklearn"] * 1e3 for r in sel], marker + "--", label=f"sklearn, {kind}"
+            )
+        ax.set_xlabel("rows (dense) or stored values (CSR)")
+        ax.set_ylabel("ms per loss + gradient")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=100)
+        plt.close(fig)
+        text += f"\n\n![time per evaluation against size]({plot.relative_to(DOCS.parent)})"
+    return text
+
+
 def report(rows: list[dict[str, Any]], threads: int) -> str:
     def ms(t: float) -> str:
         return f"{t * 1e3:.1f}"
@@ -202,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the growing-size table")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
@@ -212,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in select(args.workloads)
     ]
     body = report(rows, args.threads)
+    if not args.no_scaling:
+        scaling = run_scaling(args.quick, args.threads, args.repeat, log)
+        body += "\n\n" + scaling_report(scaling, PLOT if args.write else None)
     print(body)
     if args.write:
         update_section(SECTION, body)
