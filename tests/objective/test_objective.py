@@ -145,3 +145,24 @@ def test_float32_data_keeps_float64_objective(rng):
     assert g32.dtype == np.float64
     assert f32 == pytest.approx(f64, rel=1e-5)
     np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_csr_row_blocks_are_views_equal_to_slices(rng, container):
+    from softmax.objective._objective import _csr_rows
+
+    X = container(sp.random(500, 40, density=0.1, random_state=1, format="csr"))
+    for start, stop in [(0, 100), (100, 357), (357, 500), (250, 250)]:
+        block = _csr_rows(X, start, stop)
+        assert type(block) is type(X) and block.shape == (stop - start, 40)
+        np.testing.assert_array_equal(block.toarray(), X[start:stop].toarray())
+        if stop > start:
+            assert np.shares_memory(block.data, X.data)
+    # The objective over blocks equals the one-block objective.
+    labels, sw = rng.integers(0, 3, 500), rng.uniform(0.5, 2.0, 500)
+    w = rng.standard_normal(3 * 41) * 0.1
+    one = Objective(Multinomial(3), L2(0.1), X, labels, sw)
+    many = Objective(Multinomial(3), L2(0.1), X, labels, sw, block_rows=123)
+    assert len(many.blocks) == 5
+    np.testing.assert_allclose(many.value_and_grad(w)[1], one.value_and_grad(w)[1], rtol=1e-12)
+    np.testing.assert_allclose(many.hessp(w, w), one.hessp(w, w), rtol=1e-12)

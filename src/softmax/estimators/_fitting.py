@@ -78,9 +78,9 @@ def auto_solver(n_samples: int, n_params: int, smooth: bool = True) -> str:
     machine: digits (1 797 x 64, 10 classes: 650 parameters, unscaled) takes
     0.6 s with Newton-Cholesky (11 Hessians) against 1.2 s with Newton-CG
     (1 151 products); W5 (500k x 54 x 7) 2.6 s per Hessian, where the
-    preconditioned Newton-CG needs 60 products and 6 sub-sampled Hessians in all.  So: the full Hessian
-    while it is at most 1 000 x 1 000 and costs at most about 1e9
-    multiply-adds, unless a subsample preconditions Newton-CG.
+    preconditioned Newton-CG needs 60 products and 6 sub-sampled Hessians in
+    all.  So: the full Hessian while it is at most 1 000 x 1 000 and costs at
+    most about 1e9 multiply-adds, unless a subsample preconditions Newton-CG.
     """
     if not smooth:
         return "prox-newton"

@@ -91,11 +91,14 @@ class Objective:
         return out
 
     def _X(self, rows: slice) -> Any:
-        """The rows of ``X`` in a block; ``X`` itself for a block of every row
-        (slicing a sparse matrix copies it, at every evaluation)."""
-        if rows.start == 0 and rows.stop == self.X.shape[0]:
-            return self.X
-        return self.X[rows]
+        """The rows of ``X`` in a block: ``X`` itself for a block of every row, a
+        view for dense ``X`` and, for CSR, :func:`_csr_rows`."""
+        X = self.X
+        if rows.start == 0 and rows.stop == X.shape[0]:
+            return X
+        if getattr(X, "format", None) == "csr":
+            return _csr_rows(X, rows.start, rows.stop)
+        return X[rows]
 
     # The three sums over blocks of rows: the only place the data is touched.
     # The chunked and Dask objectives (softmax.backends) override these alone.
@@ -227,3 +230,19 @@ class Objective:
         out[:, :n_coef] = (AW / st.scale).reshape(A.shape[0], n_coef)
         out[:, n_coef:] = A[:, n_coef:]
         return out
+
+
+def _csr_rows(X: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of the CSR matrix (or array) ``X`` on views of its arrays.
+
+    ``X[start:stop]`` copies the block's values and indices, at every evaluation
+    of every block (measured: a 200 000-row tf-idf objective in two blocks
+    evaluated 1.8x slower than in one); SciPy's constructor copies too, so the
+    arrays are attached to an empty matrix of the block's shape.
+    """
+    lo, hi = X.indptr[start], X.indptr[stop]
+    out = type(X)((stop - start, X.shape[1]), dtype=X.dtype)
+    out.data = X.data[lo:hi]
+    out.indices = X.indices[lo:hi]
+    out.indptr = X.indptr[start : stop + 1] - lo
+    return out
