@@ -371,3 +371,17 @@ def test_verbose_prints_one_line_per_iteration(capsys):
     assert len(lines) == clf.n_iter_[0]
     assert len(clf.objective_history_) == clf.n_iter_[0] + 1
     assert clf.objective_history_[-1] <= clf.objective_history_[0]
+
+
+def test_float32_dense_data_reaches_the_float64_optimum_with_the_fused_pass():
+    # The fused pass computes float32 data's logits in float64: the fit's
+    # precision is float64's and it ends where the float64 fit of the same values does.
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((3000, 8)) * [1, 10, 100, 1, 1, 1, 0.1, 1]).astype(np.float32)
+    y = (X[:, 0] + 0.05 * X[:, 1] + rng.standard_normal(3000) > 0).astype(int) + (X[:, 3] > 1)
+    m32 = SoftmaxRegression(C=1.0, solver="newton-cholesky").fit(X, y)
+    m64 = SoftmaxRegression(C=1.0, solver="newton-cholesky").fit(X.astype(np.float64), y)
+    assert m32.coef_.dtype == np.float32
+    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(m32.intercept_, m64.intercept_, rtol=1e-6, atol=1e-6)

@@ -158,9 +158,10 @@ def run_solver(
     (weights running off to infinity: separation), and ``diverging`` says so.
     ``verbose`` prints one line per iteration prefixed by ``[name]``;
     ``callback(iteration, objective, grad_norm)`` is called after each iteration
-    (its return value is ignored).  ``dtype`` is the data's: float32 data has its
-    logits computed in float32, which bounds the accuracy of every evaluation
-    (the solvers' ``precision``).  ``solver_impl`` runs instead of the registry's
+    (its return value is ignored).  ``dtype`` is the one the evaluations are
+    accurate to (the solvers' ``precision``): the data's where float32 data has
+    its logits computed in float32, float64 where the fused pass computes them in
+    float64 (``Multinomial.compute_dtype``).  ``solver_impl`` runs instead of the registry's
     ``solver`` (a resumable L-BFGS bound to its checkpoint).
     """
     solver_name = (

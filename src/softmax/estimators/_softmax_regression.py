@@ -317,7 +317,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             name="SoftmaxRegression",
             callback=callback,
-            dtype=X.dtype,
+            dtype=datafit.compute_dtype(X) if isinstance(datafit, Multinomial) else X.dtype,
         )
         W, b = self._set_solution(objective, result, solver_name, kind, X.dtype)
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)

@@ -142,6 +142,13 @@ class Multinomial:
         h_b = Q.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
         return _pack(HV, h_b)
 
+    def compute_dtype(self, X: Any) -> np.dtype:
+        """The dtype the evaluations on ``X`` are accurate to: float64 where the
+        fused pass runs (float64 arithmetic for float32 data), ``X``'s otherwise."""
+        if fused_multinomial(X, self.n_classes) is not None:
+            return np.dtype(np.float64)
+        return np.dtype(X.dtype)
+
     def _coef_and_intercept(self, w: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous float64 ``(W, b)`` for the fused kernels (``b`` zeros without intercept)."""
         W, b = unpack(w, self.n_classes, n_features, self.fit_intercept)
