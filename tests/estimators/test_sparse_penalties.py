@@ -88,8 +88,8 @@ def _saga(X, y, C, l1_ratio, sw=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # saga's slow-convergence and deprecation warnings
         return LogisticRegression(
-            solver="saga", C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=20_000
-        ).fit(X, y, sample_weight=sw)
+            solver="saga", C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=20_000, random_state=0
+        ).fit(X, y, sample_weight=sw)  # seeded: saga visits the rows in a random order
 
 
 @pytest.mark.parametrize(
@@ -127,6 +127,7 @@ def test_parity_with_saga_sample_weights_and_class_weights(rng):
             class_weight={0: 2.0, 1: 1.0, 2: 0.5},
             tol=1e-10,
             max_iter=20_000,
+            random_state=0,
         ).fit(X, y, sample_weight=sw)
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
     _check_kkt(ours, X, y, 1.0, sw=full)
