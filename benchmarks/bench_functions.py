@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 del x, xt
     header = ["function", "shape", "dtype", "ours ms", "ours GB/s"]
     header += [f"{p} ms" for p in peers] + [f"÷ {p}" for p in peers]
-    kernel = "numba fused kernel" if softmax._kernels._state == "ok" else "NumPy reference"
+    kernel = "numba fused kernel" if softmax._kernels.available() else "NumPy reference"
     try:
         import numba
 

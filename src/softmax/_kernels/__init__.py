@@ -7,11 +7,16 @@ within 2 ulp, special values exactly).  The kernels live in ``_numba.py`` and
 need numba (the ``fast`` extra); numba is imported on the first call that
 could use it, never at ``import softmax``.  If numba is missing or the kernels
 fail to compile, ``applies`` answers False from then on and the reference runs.
+
+``fused_multinomial`` does the same for the fused data-fit passes of
+``_numba_linear.py`` (the reference: :class:`softmax.objective.Multinomial`'s
+NumPy code), and ``threads_for`` keeps small fits on one thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import operator
 import threading
 from collections.abc import Iterator
@@ -19,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "applies", "fused_multinomial", "log_softmax", "softmax", "threads_for"]
+__all__ = [
+    "MIN_SIZE",
+    "applies",
+    "available",
+    "fused_multinomial",
+    "log_softmax",
+    "softmax",
+    "threads_for",
+]
 
 #: Smallest ``x.size`` handed to the kernel: below it the reference's few
 #: NumPy calls cost about as much as starting numba's threads (measured with
@@ -30,29 +43,49 @@ __all__ = ["MIN_SIZE", "applies", "fused_multinomial", "log_softmax", "softmax",
 MIN_SIZE = 2**13
 
 _DTYPES = (np.float32, np.float64)
-_lock = threading.Lock()
-_impl: Any = None  # the loaded ``_numba`` module once it works
-_state = "unknown"  # "unknown" -> "ok" | "broken"
 
 
-def _load() -> bool:
-    """Import numba and compile (or load from the on-disk cache) once."""
-    global _impl, _state
-    with _lock:
-        if _state != "unknown":
-            return _state == "ok"
-        try:
-            from softmax._kernels import _numba as impl
+class _LazyModule:
+    """A kernel module imported — and warmed up, so that compile failures surface
+    here — on first use, once; ``get()`` is the module, or None for good when
+    numba is missing, too old, or LLVM refuses the code."""
 
-            for dtype in _DTYPES:  # compile both dtypes now: failures surface here
-                x = np.zeros(16, dtype)
-                impl.softmax_rows(x, np.empty_like(x), 4)
-                impl.log_softmax_rows(x, np.empty_like(x), 4)
-        except Exception:  # numba missing, too old, or LLVM refusing the code
-            _state = "broken"
-            return False
-        _impl, _state = impl, "ok"
-        return True
+    _lock = threading.Lock()
+
+    def __init__(self, name: str, warm_up: Any = None) -> None:
+        self.name, self.warm_up = name, warm_up
+        self.state = "unknown"  # -> "ok" | "broken"
+        self.module: Any = None
+
+    def get(self) -> Any:
+        if self.state == "unknown":
+            with self._lock:
+                if self.state == "unknown":
+                    try:
+                        module = importlib.import_module(f"softmax._kernels.{self.name}")
+                        if self.warm_up is not None:
+                            self.warm_up(module)
+                    except Exception:
+                        self.state = "broken"
+                    else:
+                        self.module, self.state = module, "ok"
+        return self.module
+
+
+def _compile_rows(impl: Any) -> None:
+    for dtype in _DTYPES:  # compile (or load from numba's disk cache) both dtypes
+        x = np.zeros(16, dtype)
+        impl.softmax_rows(x, np.empty_like(x), 4)
+        impl.log_softmax_rows(x, np.empty_like(x), 4)
+
+
+_rows = _LazyModule("_numba", _compile_rows)
+_linear = _LazyModule("_numba_linear")
+
+
+def available() -> bool:
+    """Whether the row kernels (softmax, log_softmax) load and compile here."""
+    return _rows.get() is not None
 
 
 def applies(x: Any, axis: Any) -> bool:
@@ -69,14 +102,14 @@ def applies(x: Any, axis: Any) -> bool:
         return False
     if a not in (-1, x.ndim - 1) or not (x.flags.c_contiguous and x.flags.aligned):
         return False
-    return _state == "ok" or (_state == "unknown" and _load())
+    return _rows.get() is not None
 
 
 def _run(x: np.ndarray, temperature: float, log: bool) -> np.ndarray:
     # The kernels read their input again after writing: never in place.
     out = np.empty_like(x)
     n = x.shape[-1]
-    rows = _impl.log_softmax_rows if log else _impl.softmax_rows
+    rows = _rows.module.log_softmax_rows if log else _rows.module.softmax_rows
     rows(x.reshape(-1), out.reshape(-1), n, temperature)
     return out
 
@@ -106,23 +139,6 @@ MAX_FUSED_CLASSES = 16
 FUSED_BLOCK_ROWS = 256
 FUSED_PARTS = 64
 
-_linear_impl: Any = None
-_linear_state = "unknown"
-
-
-def _load_linear() -> bool:
-    global _linear_impl, _linear_state
-    with _lock:
-        if _linear_state != "unknown":
-            return _linear_state == "ok"
-        try:
-            from softmax._kernels import _numba_linear as impl
-        except Exception:  # numba missing or refusing the code
-            _linear_state = "broken"
-            return False
-        _linear_impl, _linear_state = impl, "ok"
-        return True
-
 
 def fused_multinomial(X: Any, n_classes: int) -> Any:
     """The fused kernels module when it handles the multinomial data fit on ``X``
@@ -134,9 +150,7 @@ def fused_multinomial(X: Any, n_classes: int) -> Any:
         return None
     if n_classes > MAX_FUSED_CLASSES or X.size < MIN_SIZE or X.shape[1] == 0:
         return None
-    if _linear_state == "ok" or (_linear_state == "unknown" and _load_linear()):
-        return _linear_impl
-    return None
+    return _linear.get()
 
 
 # --------------------------------------------------------------------------- #
@@ -164,7 +178,7 @@ def threads_for(work: float) -> Iterator[None]:
     numba_threads = None
     # Import the kernels now (not at their first call, inside the body) so that
     # numba's pool can be limited too; without numba there is nothing to limit.
-    if _linear_state == "ok" or (_linear_state == "unknown" and _load_linear()):
+    if _linear.get() is not None:
         import numba
 
         numba_threads = numba.get_num_threads()
