@@ -112,6 +112,23 @@ def test_parity_with_saga(data, C, l1_ratio):
     _check_kkt(ours, X, y, l1_ratio)
 
 
+@pytest.mark.parametrize(
+    ("data", "C", "l1_ratio"), [("iris", 1.0, 0.5), ("wine", 0.1, 1.0), ("binary", 0.05, 1.0)]
+)
+def test_parity_with_saga_on_sparse_data(data, C, l1_ratio):
+    """Sparse input takes coordinate descent for the Newton model (its own kernel)."""
+    X, y = _binary() if data == "binary" else _standardised(data)
+    X = np.where(np.abs(X) < 0.5, 0.0, X)  # a sparse matrix with real zeros
+    penalty = "l1" if l1_ratio == 1.0 else "elasticnet"
+    ours = SoftmaxRegression(penalty=penalty, C=C, l1_ratio=l1_ratio).fit(sp.csr_matrix(X), y)
+    ref = _saga(X, y, C, l1_ratio)
+    f_ours = _sk_objective(X, y, ours.coef_, ours.intercept_, C, l1_ratio)
+    assert f_ours <= _sk_objective(X, y, ref.coef_, ref.intercept_, C, l1_ratio) * (1 + 1e-12)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    assert np.any(ours.coef_ == 0)
+    _check_kkt(ours, X, y, l1_ratio)
+
+
 def test_parity_with_saga_sample_weights_and_class_weights(rng):
     X, y = _standardised("iris")
     sw = rng.uniform(0.5, 2.0, X.shape[0])

@@ -28,6 +28,7 @@ __all__ = [
     "MIN_SIZE",
     "applies",
     "available",
+    "coordinate_descent_kernels",
     "fused_multinomial",
     "log_softmax",
     "softmax",
@@ -81,6 +82,7 @@ def _compile_rows(impl: Any) -> None:
 
 _rows = _LazyModule("_numba", _compile_rows)
 _linear = _LazyModule("_numba_linear")
+_cd = _LazyModule("_numba_cd")
 
 
 def available() -> bool:
@@ -151,6 +153,12 @@ def fused_multinomial(X: Any, n_classes: int) -> Any:
     if n_classes > MAX_FUSED_CLASSES or X.size < MIN_SIZE or X.shape[1] == 0:
         return None
     return _linear.get()
+
+
+def coordinate_descent_kernels() -> Any:
+    """The module of the proximal-Newton model's coordinate descent
+    (``_numba_cd``), or None without numba."""
+    return _cd.get()
 
 
 # --------------------------------------------------------------------------- #

@@ -108,8 +108,12 @@ class L1:
     weights: np.ndarray | None = None
     smooth = False
 
+    def thresholds(self, n_features: int) -> np.ndarray:
+        """``lam * weights_j``, the strength on each column."""
+        return self.lam * _column_weights(self.weights, n_features)
+
     def _thresholds(self, W: np.ndarray) -> np.ndarray:
-        return self.lam * _column_weights(self.weights, W.shape[-1])
+        return self.thresholds(W.shape[-1])
 
     def value(self, W: np.ndarray) -> float:
         return float(np.sum(np.abs(W) @ self._thresholds(W)))

@@ -269,11 +269,16 @@ def prox_newton(
     callback: Any = None,
     precision: float = _EPS,
     max_inner: int = 200,
+    model_solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
 ) -> SolverResult:
     """Proximal Newton with an inner FISTA and an Armijo line search.
 
     Needs ``hessp`` or ``hessian`` (a dense matrix, used when given: the
     inner steps are then matrix-vector products that never touch the data).
+    ``model_solver(x, g, tol)``, when given, minimises the model at ``x``
+    instead of FISTA (to a least-norm model subgradient of about ``tol``): an
+    inner solver that knows the data fit, such as coordinate descent
+    (:mod:`softmax.objective._coordinate_descent`).
     """
     if hessp is None and hessian is None:
         raise ValueError("prox_newton needs hessp (or hessian), the Hessian of the smooth part")
@@ -288,31 +293,42 @@ def prox_newton(
     eig = np.asarray(np.random.default_rng(0).standard_normal((x.shape[0],)))
     n_power = _POWER_FIRST
     flat = 0
-    while not run.met(F, rnorm) and n_iter < max_iter:
+
+    def lipschitz(x: np.ndarray, n_power: int) -> tuple[Callable[..., np.ndarray], float]:
+        """The model's Hessian-vector product at ``x`` and a bound on its largest eigenvalue."""
+        nonlocal eig
         if hessian is not None:
             H = np.asarray(hessian(x), dtype=np.float64)
             matvec: Callable[[np.ndarray], np.ndarray] = H.__matmul__
         else:
-            x_at = x
 
-            def matvec(v: np.ndarray, x_at: np.ndarray = x_at) -> np.ndarray:
-                return np.asarray(hessp(x_at, v), dtype=np.float64)  # type: ignore[misc]
+            def matvec(v: np.ndarray) -> np.ndarray:
+                return np.asarray(hessp(x, v), dtype=np.float64)  # type: ignore[misc]
 
         lam_max, eig = _largest_eigenvalue(matvec, eig, n_power)
-        n_power = _POWER_NEXT
-        L = max(1.05 * lam_max, 1e-12 * max(1.0, _max_abs(g)))
+        return matvec, max(1.05 * lam_max, 1e-12 * max(1.0, _max_abs(g)))
+
+    while not run.met(F, rnorm) and n_iter < max_iter:
         # Inexact Newton: the inner accuracy tightens with the outer residual
         # (forcing term min(0.1, sqrt(r))) down to well below the final target,
         # so that the last step lands far inside it, as an exact Newton step
         # would (the manifold steps make tight inner solves cheap).
         inner_tol = max(min(0.1, np.sqrt(rnorm)) * rnorm, 1e-4 * tol * max(1.0, abs(F)))
-        z, _, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
+        L = None
+        if model_solver is not None:
+            z = model_solver(x, g, inner_tol)
+        else:
+            matvec, L = lipschitz(x, n_power)
+            n_power = _POWER_NEXT
+            z, _, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
         d = z - x
         h_x = h.value(x)
         delta = float(g @ d) + h.value(z) - h_x
         if not (np.isfinite(delta) and delta < 0.0):
             # The model found no decrease (rounding at the optimum, or a
             # non-convex f): fall back on a proximal-gradient step.
+            if L is None:
+                L = lipschitz(x, _POWER_FIRST)[1]
             z = h.prox(x - g / L, 1.0 / L)
             d = z - x
             delta = float(g @ d) + h.value(z) - h_x

@@ -1,0 +1,170 @@
+"""The inner solver of proximal Newton for lasso-type penalties: coordinate
+descent on the quadratic model, over the data (glmnet's scheme).
+
+:func:`softmax.solvers.prox_newton` minimises, at each outer step, the model
+``g.d + d.H d / 2 + h(x + d)``.  Its generic inner solver (FISTA, then Newton
+on the sparsity pattern) sees ``H`` only through Hessian-vector products:
+tens of passes over the data per outer step.  For an L1 penalty (plain or the
+L1 part of an elastic net) on the multinomial or binomial data fit, cyclic
+coordinate descent minimises the same model exactly one coefficient at a time
+for the cost of one pass over that coefficient's column, and after one sweep
+over every coefficient only the nonzero ones (a few percent on sparse models)
+are swept again (:mod:`softmax._kernels._numba_cd`).
+
+Coordinates: the solver's ``x`` is in standardised coordinates
+(:class:`~softmax.objective.Standardization`, ``W~ = W * scale``,
+``b~ = b + W @ mean``).  Coordinate descent does not care for the scale (each
+coordinate divides by its own curvature) but does for the centring: dense
+columns are read centred (``b~`` is then the intercept), sparse ones as they
+are (centring would fill them), with the original intercept ``b``.  The
+L1 thresholds are the original-scale ones (``lam * weight_j``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from softmax._kernels import coordinate_descent_kernels
+from softmax.objective._datafit import Binomial, Multinomial, unpack
+from softmax.objective._objective import Objective
+from softmax.objective._penalties import L1, L2, NoPenalty
+
+__all__ = ["newton_model_solver"]
+
+#: Sweeps over the active set per outer step, at most (an inexact model
+#: minimiser still gives proximal Newton a descent direction).
+MAX_SWEEPS = 500
+
+
+def newton_model_solver(
+    objective: Any, nonsmooth: Any
+) -> Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None:
+    """``solve(x, g, tol) -> z``, the minimiser of the proximal-Newton model at ``x``
+    by coordinate descent, or None where it does not apply.
+
+    It applies to the in-memory :class:`Objective` of a :class:`Multinomial` or
+    :class:`Binomial` data fit, with an :class:`L2` (or no) smooth penalty and
+    an :class:`L1` non-smooth one, when the numba kernels load.  ``g`` is the
+    gradient of the smooth part at ``x`` (solver coordinates) and ``tol`` the
+    inner tolerance on the model's least-norm subgradient.
+    """
+    if type(objective) is not Objective or nonsmooth is None or not sp.issparse(objective.X):
+        return None
+    datafit = objective.datafit
+    if not isinstance(datafit, Multinomial | Binomial):
+        return None
+    if not isinstance(objective.penalty, L2 | NoPenalty):
+        return None
+    if not isinstance(nonsmooth.penalty, L1):
+        return None
+    kernels = coordinate_descent_kernels()
+    if kernels is None:
+        return None
+    return _CoordinateDescent(objective, nonsmooth.penalty, kernels)
+
+
+class _CoordinateDescent:
+    """The data in column order, and the change of coordinates, prepared once."""
+
+    def __init__(self, objective: Objective, penalty_std: L1, kernels: Any) -> None:
+        self.objective, self.kernels = objective, kernels
+        X = objective.X
+        n_features = objective.n_features
+        self.K = objective.datafit.n_rows
+        self.coupled = isinstance(objective.datafit, Multinomial)
+        self.fit_intercept = objective.fit_intercept
+        std = objective.standardization
+        self.mean = np.zeros(n_features) if std is None else std.mean
+        self.scale = np.ones(n_features) if std is None else std.scale
+        self.sparse = sp.issparse(X)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        if self.sparse:
+            Xc = sp.csc_matrix(X)
+            Xc.sort_indices()
+            self.Xd = np.zeros((0, 0))
+            self.indptr = Xc.indptr.astype(np.int64)
+            self.indices = Xc.indices.astype(np.int64)
+            self.data = Xc.data
+            self.shift = np.zeros(n_features)
+        else:
+            # Columns are what coordinate descent reads: one copy in Fortran order.
+            self.Xd = np.asfortranarray(X)
+            self.indptr, self.indices, self.data = empty_i, empty_i, empty_f
+            self.shift = self.mean
+        # The solver's penalty weighs W~ by 1 / scale: back to original-scale thresholds.
+        self.thresholds = penalty_std.thresholds(n_features) * self.scale
+        penalty = objective.penalty
+        self.alpha = float(penalty.alpha) if isinstance(penalty, L2) else 0.0
+        self.weights = objective.sample_weight.astype(np.float64) / objective.total_weight
+        self.offset = self.mean - self.shift  # b_cd = b~ - W @ offset
+
+    def _split(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        W, b = unpack(v, self.K, self.mean.shape[0], self.fit_intercept)
+        return W, (np.zeros(self.K) if b is None else b)
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities at ``x``, ``(n, K)``: the objective's cache of its last
+        evaluation (at ``x`` in proximal Newton)."""
+        objective = self.objective
+        w = objective.to_original(x)
+        if objective._cache_key is None or not np.array_equal(objective._cache_key, w):
+            objective.loss_and_grad_original(w)
+        blocks = [np.asarray(p, dtype=np.float64) for p in objective._cache_proba]
+        P = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)
+        return np.ascontiguousarray(P.reshape(P.shape[0], -1))
+
+    def _column_products(self, R: np.ndarray) -> np.ndarray:
+        """``sum_i (x_ij - c_j) R_ik`` for every column, shape ``(K, p)``: the data
+        part of the model's gradient, by BLAS (dense) or SciPy (sparse)."""
+        X = self.objective.X
+        if self.sparse:
+            return np.asarray(X.T @ R).T
+        D = R.T @ X
+        return D - np.outer(R.sum(axis=0), self.shift)
+
+    def __call__(self, x: np.ndarray, g: np.ndarray, tol: float) -> np.ndarray:
+        Wt, bt = self._split(x)
+        Gt, gt_b = self._split(g)
+        # To centred-column coordinates: W = W~ / scale, b_cd = b~ - W @ offset.
+        W0 = np.ascontiguousarray(Wt / self.scale)
+        b = bt - W0 @ self.offset
+        G = np.ascontiguousarray(Gt * self.scale + np.outer(gt_b, self.offset))
+        P = self._proba(x)
+        n, K = P.shape
+        W = W0.copy()
+        A, u = np.zeros((n, K)), np.zeros(n)
+        diag = np.full(W.shape, np.nan)
+        s = self.weights
+        h = s[:, None] * P * (1.0 - P)
+        diag_b = h.sum(axis=0)
+        inv_scale = 1.0 / self.scale
+        # Active set: the nonzero coefficients and those whose zero violates the
+        # optimality condition |grad_kj| <= t_j of the model (at d = 0, grad = G).
+        active = (W != 0) | ((np.abs(G - self.alpha * W0) - self.thresholds) * inv_scale > tol)
+        sweeps_left = MAX_SWEEPS
+        while sweeps_left > 0:
+            sweeps_left -= self.kernels.cd_sweeps(
+                self.Xd, self.indptr, self.indices, self.data, self.sparse, self.shift,
+                P, s, G, gt_b, W0, W, b, A, u, diag, diag_b, active, self.thresholds,
+                self.alpha, self.fit_intercept, self.coupled, inv_scale, float(tol),
+                sweeps_left,
+            )  # fmt: skip
+            # Check the coordinates left out, all at once: one pass over X.
+            if self.coupled:
+                R = s[:, None] * P * (A - u[:, None])
+            else:
+                R = h * A
+            grad = G + self._column_products(R) + self.alpha * (W - W0)
+            violation = (np.abs(grad) - self.thresholds) * inv_scale
+            new = ~active & (W == 0) & (violation > tol)
+            if not new.any():
+                break
+            active |= new
+        z_W = W * self.scale
+        if not self.fit_intercept:
+            return z_W.ravel()
+        return np.concatenate([z_W.ravel(), b + W @ self.offset])
