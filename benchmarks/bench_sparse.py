@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_sparse.py [--quick] [--budget SECONDS] [--threads N]
-                                      [--cv] [--write]
+                                      [--cv] [--parts l1,path] [--write]
 
 Two parts, each on a workload of ``_fit_workloads.py``:
 
@@ -199,16 +199,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--cv", action="store_true", help="also time the cross-validation")
+    parser.add_argument(
+        "--parts", default="l1,path", help="comma-separated parts to run: l1, path (default both)"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
+    parts_wanted = set(args.parts.split(","))
     budget = args.budget if args.budget is not None else (5.0 if args.quick else 300.0)
     with limited_threads(args.threads):
         parts = [
             f"Script: `benchmarks/bench_sparse.py`{' --quick' if args.quick else ''} "
-            f"(budget {budget:g} s per tool, {args.threads} threads).",
-            l1_part(args.quick, budget),
-            path_part(args.quick, args.cv),
+            f"(budget {budget:g} s per tool, {args.threads} threads)."
         ]
+        if "l1" in parts_wanted:
+            parts.append(l1_part(args.quick, budget))
+        if "path" in parts_wanted:
+            parts.append(path_part(args.quick, args.cv))
     body = "\n\n".join(parts) + "\n"
     print(body)
     if args.write:
