@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("numba")
 
@@ -298,3 +300,99 @@ def test_log_softmax_of_lone_maxima_is_positive_zero(dtype, ncols):
     np.testing.assert_array_equal(got, want)
     assert not np.signbit(got[::2, 3]).any()
     np.testing.assert_array_equal(got[1::2, 2], np.full(nrows // 2, -np.log(dtype(2)), dtype))
+
+
+# --------------------------------------------------------------------------- #
+# log_softmax at the labels only (cross_entropy's fused path)
+# --------------------------------------------------------------------------- #
+def _gathered(x: np.ndarray, y: np.ndarray, cols: int) -> np.ndarray:
+    """The row kernel's full log_softmax output, gathered at the labels."""
+    impl, f = _impl(), x.dtype.type
+    out = np.empty_like(x)
+    impl._rows(x.reshape(-1), out.reshape(-1), x.shape[1], True, f(0.0), f(1.0), None, cols)
+    return np.take_along_axis(out, y[:, None], axis=1)[:, 0]
+
+
+def _picked(x: np.ndarray, y: np.ndarray, cols: int) -> np.ndarray:
+    impl, f = _impl(), x.dtype.type
+    got = np.empty(x.shape[0], x.dtype)
+    impl._picked_rows(x.reshape(-1), y, got, x.shape[1], f(0.0), f(1.0), None, cols)
+    return got
+
+
+def _hostile(rng: np.random.Generator, nrows: int, n: int, dtype: type) -> np.ndarray:
+    """Random rows of mixed scales with infinities, NaNs, ties, all -inf rows, huge spreads."""
+    big = np.finfo(dtype).max / 4
+    x = rng.standard_normal((nrows, n)) * rng.choice([1e-3, 1.0, 40.0, 1e4], (nrows, 1))
+    k = max(1, nrows // 10)
+    rows, cols = rng.integers(0, nrows, k), rng.integers(0, n, k)
+    x[rows, cols] = rng.choice([np.inf, -np.inf, np.nan, big, -big, 0.0], k)
+    x[rng.integers(0, nrows, max(1, nrows // 50))] = -np.inf
+    tie = rng.integers(0, nrows, max(1, nrows // 20))
+    x[tie] = np.round(x[tie])
+    return x.astype(dtype)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.one_of(st.integers(1, 40), st.sampled_from([64, 127, 129, 1000, 3001])),
+    nrows=st.integers(1, 700),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_picked_is_gathered_log_softmax_bitwise(n, nrows, dtype, seed):
+    # Both row paths (transposed blocks: the module's cols; one row at a time:
+    # cols=0) give log_softmax at the label with exactly the bits of the full
+    # kernel output there, NaN payloads and the signs of zeros included.
+    rng = np.random.default_rng(seed)
+    impl = _impl()
+    nrows = min(nrows, max(1, 40_000 // n))
+    x = _hostile(rng, nrows, n, dtype)
+    y = rng.integers(0, n, nrows)
+    cols = impl._COLS32 if dtype is np.float32 else impl._COLS64
+    for c in (cols, 0):
+        want = _gathered(x, y, c)
+        np.testing.assert_array_equal(_picked(x, y, c).view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_picked_special_rows(dtype):
+    # Non-finite maxima, one row each, against the reference's values.
+    inf, nan = np.inf, np.nan
+    x = np.array(
+        [
+            [inf, 0.0, inf, 1.0],  # +inf twice: log(1/2) at an inf, -inf elsewhere
+            [inf, 0.0, inf, 1.0],
+            [-inf, -inf, -inf, -inf],
+            [1.0, nan, 2.0, 3.0],
+            [0.0, 0.0, 0.0, 0.0],
+        ],
+        dtype,
+    )
+    y = np.array([2, 3, 1, 0, 3])
+    want = np.array([-np.log(2.0), -inf, -inf, nan, -np.log(4.0)], dtype)
+    for c in (32, 0):
+        got = _picked(x, y, c)
+        np.testing.assert_allclose(got, want, rtol=2e-7, equal_nan=True)
+        np.testing.assert_array_equal(got, _gathered(x, y, c))
+
+
+def test_picked_public_helper(rng):
+    n = _kernels.MIN_SIZE
+    x = rng.standard_normal((n // 8, 8))
+    y = rng.integers(0, 8, n // 8)
+    got = _kernels.log_softmax_picked(x, -1, y)
+    np.testing.assert_array_equal(
+        got, np.take_along_axis(kernel("log_softmax", x), y[:, None], 1)[:, 0]
+    )
+    x3 = x.reshape(4, -1, 8)
+    got3 = _kernels.log_softmax_picked(x3, 2, y.reshape(4, -1).astype(np.int32))
+    np.testing.assert_array_equal(got3, got.reshape(4, -1))
+    # not handled: the caller's general path runs
+    assert _kernels.log_softmax_picked(x, 0, y) is None
+    assert _kernels.log_softmax_picked(x[:, ::2], -1, y) is None
+    assert _kernels.log_softmax_picked(x.astype(np.float16), -1, y) is None
+    assert _kernels.log_softmax_picked(np.zeros((4, 8)), -1, np.zeros(4, int)) is None  # small
+    assert _kernels.log_softmax_picked(x, -1, y.tolist()) is None
+    assert _kernels.log_softmax_picked(x, -1, y.astype(float)) is None
+    assert _kernels.log_softmax_picked(x, -1, y[:-1]) is None

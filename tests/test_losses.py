@@ -624,3 +624,107 @@ _q = np.full((3, 2), 0.5)
 def test_bad_input_raises_value_error_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- #
+# the fused path (numba kernel: log_softmax at the labels only)
+# --------------------------------------------------------------------------- #
+_kernels = sm._kernels
+# (logits shape, class axis), all at least MIN_SIZE elements: short rows (the
+# kernel's transposed blocks), long rows, 3-D with the classes last.
+FUSED_SHAPES = [((_kernels.MIN_SIZE, 10), -1), ((200, 129), 1), ((4, 100, 33), -1)]
+FUSED_KW = [
+    {},
+    {"weight": "w", "ignore_index": IGNORE, "sample_weight": "s"},
+    {"ignore_index": 3},
+    {"sample_weight": "s"},
+]
+
+
+def _fused_case(shape, dtype, kw, seed):
+    z, t, w = _case(shape, -1, "int", "ignore_index" in kw, seed=seed)
+    z = (z * 3).astype(dtype)
+    z.reshape(-1, shape[-1])[5] = -np.inf  # an all -inf row (NaN loss if picked)
+    z.reshape(-1, shape[-1])[6, 2] = np.inf
+    if "ignore_index" not in kw or kw["ignore_index"] != IGNORE:
+        t = np.where(t == IGNORE, 0, t)
+    s = np.random.default_rng(seed + 1).uniform(size=t.shape)
+    kwargs = {k: {"w": w, "s": s}.get(v, v) if isinstance(v, str) else v for k, v in kw.items()}
+    return z, t, kwargs
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the fused kernel's answers (an array, or None when it does not apply)."""
+    calls = []
+    real = _kernels.log_softmax_picked
+
+    def spy(*args):
+        out = real(*args)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_kernels, "log_softmax_picked", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("shape", "axis"), FUSED_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kw", FUSED_KW, ids=lambda kw: "-".join(kw) or "plain")
+def test_fused_cross_entropy_is_nll_of_log_softmax_bitwise(
+    fused_calls, shape, axis, dtype, reduction, kw
+):
+    pytest.importorskip("numba")
+    z, t, kwargs = _fused_case(shape, dtype, kw, seed=21)
+    got = cross_entropy(z, t, axis=axis, reduction=reduction, **kwargs)
+    assert fused_calls == [_kernels.available()]
+    want = nll_loss(sm.log_softmax(z, axis=axis), t, axis=axis, reduction=reduction, **kwargs)
+    assert got.dtype == want.dtype == dtype and got.shape == want.shape
+    np.testing.assert_array_equal(
+        np.atleast_1d(got).view(np.uint8), np.atleast_1d(want).view(np.uint8)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_cross_entropy_matches_numpy_reference_and_torch(monkeypatch, dtype):
+    # The NumPy reference (no kernels) and PyTorch agree with the fused path
+    # to rounding (their exp differs from the kernel's in the last bits).
+    z, t, kwargs = _fused_case((_kernels.MIN_SIZE, 10), dtype, FUSED_KW[1], seed=5)
+    z[5:7] = 0.0  # finite rows only: PyTorch gives NaN where we give 0 * inf = 0
+    fused = cross_entropy(z, t, reduction="none", **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(_kernels, "applies", lambda x, axis: False)
+        ref = cross_entropy(z, t, reduction="none", **kwargs)
+    rtol = 1e-5 if dtype is np.float32 else 1e-13
+    np.testing.assert_allclose(fused, ref, rtol=rtol, atol=rtol)
+    got_mean = cross_entropy(z, t, weight=kwargs["weight"], ignore_index=IGNORE)
+    want = F.cross_entropy(
+        torch.from_numpy(z.astype(np.float64)),
+        torch.from_numpy(t),
+        weight=torch.from_numpy(kwargs["weight"]),
+    )
+    np.testing.assert_allclose(float(got_mean), float(want), rtol=rtol)
+
+
+def test_fused_cross_entropy_checks_labels_first(fused_calls):
+    z = np.zeros((_kernels.MIN_SIZE, 10), np.float32)
+    t = np.zeros(_kernels.MIN_SIZE, np.int64)
+    t[-1] = 10
+    with pytest.raises(ValueError, match=r"class label 10, outside \[0, 10\)"):
+        cross_entropy(z, t)
+    t[-1] = -1
+    with pytest.raises(ValueError, match=r"class label -1, outside \[0, 10\) \(or ignore_index"):
+        cross_entropy(z, t, ignore_index=IGNORE)
+    assert fused_calls == []  # refused before the kernel
+
+
+def test_fused_path_only_where_it_applies(fused_calls):
+    pytest.importorskip("numba")
+    z, t, _ = _fused_case((_kernels.MIN_SIZE, 10), np.float64, {}, seed=3)
+    cross_entropy(z, t, label_smoothing=0.1)  # needs every log-probability: general path
+    cross_entropy(z, np.eye(10)[t])  # probability targets: general path
+    assert fused_calls == []
+    cross_entropy(np.asfortranarray(z), t)  # the kernel declines, the general path runs
+    cross_entropy(z.T, t, axis=0)
+    assert fused_calls == [False, False]

@@ -41,6 +41,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj
 from array_api_compat import device as _device
 
+from softmax import _kernels
 from softmax._array_api import as_float_array, get_namespace, restore_dtype
 from softmax.special import _quiet, log_sigmoid, log_softmax, sigmoid, softmax
 
@@ -361,26 +362,42 @@ class _Categorical:
         """The reduced loss from log-probabilities in ``x``'s layout."""
         xp = self.xp
         lp = self.to_last(log_proba)
-        k = self.n_classes
         if self.targets is None:
             idx = xp.expand_dims(self.labels, axis=-1)
             picked = xp.squeeze(xp.take_along_axis(lp, idx, axis=-1), axis=-1)
-            w = self.label_weight()
-            nll = -picked if w is None else -_times(xp, w, picked)
-            if self.eps == 0:
-                loss = nll
-            else:
-                # PyTorch: (1 - eps) * nll + eps / K * sum_c w_c (-log p_c), both
-                # parts with the same denominator.
-                terms = lp if self.weight is None else _times(xp, self.class_weight_last(), lp)
-                smooth = -xp.sum(terms, axis=-1)
-                loss = (self.eps / k) * smooth
-                if self.eps < 1:
-                    loss = (1 - self.eps) * nll + loss
-            if self.counted is not None:
-                loss = xp.where(self.counted, loss, _const(xp, 0.0, loss))
+            return self.label_loss(picked, lp)
+        loss = -xp.sum(_times(xp, self.soft_coef(), lp), axis=-1)
+        return self.reduce(loss)
+
+    def label_loss(self, picked: Any, lp: Any = None) -> Any:
+        """The reduced loss from the log-probabilities ``picked`` at the labels.
+
+        ``lp`` (all log-probabilities, classes last) is needed only with label
+        smoothing.  :func:`cross_entropy`'s fused path hands in ``picked``
+        straight from the kernel; every operation after it is the one
+        :meth:`loss` does, so both give the same bits.
+        """
+        xp = self.xp
+        k = self.n_classes
+        w = self.label_weight()
+        nll = -picked if w is None else -_times(xp, w, picked)
+        if self.eps == 0:
+            loss = nll
         else:
-            loss = -xp.sum(_times(xp, self.soft_coef(), lp), axis=-1)
+            # PyTorch: (1 - eps) * nll + eps / K * sum_c w_c (-log p_c), both
+            # parts with the same denominator.
+            terms = lp if self.weight is None else _times(xp, self.class_weight_last(), lp)
+            smooth = -xp.sum(terms, axis=-1)
+            loss = (self.eps / k) * smooth
+            if self.eps < 1:
+                loss = (1 - self.eps) * nll + loss
+        if self.counted is not None:
+            loss = xp.where(self.counted, loss, _const(xp, 0.0, loss))
+        return self.reduce(loss)
+
+    def reduce(self, loss: Any) -> Any:
+        """Per-row loss -> sample-weighted and reduced, in the caller's dtype."""
+        xp = self.xp
         if self.sample_weight is not None:
             loss = _times(xp, self.sample_weight, loss)
         return self.finish(_mean_or_sum(xp, loss, self.reduction, self.denominator))
@@ -490,7 +507,9 @@ def cross_entropy(
     distribution; with class weights the uniform part is class-weighted too.
     A floating ``target`` with the shape of class labels is refused (cast it
     to int): it would otherwise be silently truncated.  Integer labels are
-    gathered (``take_along_axis``), never expanded into a one-hot matrix.
+    gathered (``take_along_axis``), never expanded into a one-hot matrix; for
+    C-contiguous float32/float64 NumPy logits with the classes last, a fused
+    kernel computes the log-probabilities at the labels only (the same bits).
 
     Parameters
     ----------
@@ -535,6 +554,13 @@ def cross_entropy(
         sample_weight=sample_weight,
         allow_targets=True,
     )
+    if prep.targets is None and prep.eps == 0:
+        # Fused path (NumPy float32/float64, C-contiguous, classes last): the
+        # kernel gives log_softmax at the labels only, the same bits as the
+        # gather below, without the n_classes-wide array.
+        picked = _kernels.log_softmax_picked(prep.x, prep.axis, prep.labels)
+        if picked is not None:
+            return prep.label_loss(picked)
     return prep.loss(log_softmax(prep.x, axis=prep.axis))
 
 

@@ -8,6 +8,10 @@ need numba (the ``fast`` extra); numba is imported on the first call that
 could use it, never at ``import softmax``.  If numba is missing or the kernels
 fail to compile, ``applies`` answers False from then on and the reference runs.
 
+``log_softmax_picked`` is log_softmax at one entry per row (the label), bit
+for bit the entry of the ``log_softmax`` kernel's output, without writing the
+rest: :func:`softmax.cross_entropy`'s fused path for integer labels.
+
 ``fused_multinomial`` does the same for the fused data-fit passes of
 ``_numba_linear.py`` (the reference: :class:`softmax.objective.Multinomial`'s
 NumPy code), and ``threads_for`` keeps small fits on one thread.
@@ -31,6 +35,7 @@ __all__ = [
     "coordinate_descent_kernels",
     "fused_multinomial",
     "log_softmax",
+    "log_softmax_picked",
     "softmax",
     "threads_for",
 ]
@@ -80,7 +85,16 @@ def _compile_rows(impl: Any) -> None:
         impl.log_softmax_rows(x, np.empty_like(x), 4)
 
 
+def _compile_picked(impl: Any) -> None:
+    for dtype in _DTYPES:
+        x = np.zeros(16, dtype)
+        impl.log_softmax_picked_rows(x, np.zeros(4, np.int64), np.empty(4, dtype), 4)
+
+
 _rows = _LazyModule("_numba", _compile_rows)
+# The same module, its label-picking kernel compiled on the first cross_entropy
+# call that can use it (not on every softmax user's first call).
+_picked = _LazyModule("_numba", _compile_picked)
 _linear = _LazyModule("_numba_linear")
 _cd = _LazyModule("_numba_cd")
 
@@ -124,6 +138,30 @@ def softmax(x: Any, temperature: float) -> Any:
 def log_softmax(x: Any, temperature: float) -> Any:
     """Log-softmax over the last axis of a C-contiguous float32/float64 array."""
     return _run(x, temperature, log=True)
+
+
+def log_softmax_picked(x: Any, axis: Any, labels: Any) -> Any:
+    """``log_softmax(x, axis)`` at ``labels`` along ``axis`` (the last one), or None.
+
+    The same bits as gathering from :func:`log_softmax`'s kernel output
+    (``take_along_axis``), but the kernel never writes the other entries:
+    one read of ``x``, one vector written.  None when the kernels do not apply
+    (see :func:`applies`) or ``labels`` is not a NumPy integer array of ``x``'s
+    shape without its last axis; the caller then takes the general path, which
+    gives the same result.  ``labels`` must already be checked to lie in
+    ``[0, x.shape[-1])``: the kernel does not check them.
+    """
+    if not applies(x, axis) or type(labels) is not np.ndarray:
+        return None
+    if labels.dtype.kind not in "iu" or labels.shape != x.shape[:-1]:
+        return None
+    impl = _picked.get()
+    if impl is None:
+        return None
+    y = np.ascontiguousarray(labels.reshape(-1), dtype=np.int64)
+    picked = np.empty(y.shape[0], x.dtype)
+    impl.log_softmax_picked_rows(x.reshape(-1), y, picked, x.shape[-1])
+    return picked.reshape(labels.shape)
 
 
 # --------------------------------------------------------------------------- #

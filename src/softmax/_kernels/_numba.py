@@ -62,7 +62,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-__all__ = ["log_softmax_rows", "softmax_rows"]
+__all__ = ["log_softmax_picked_rows", "log_softmax_rows", "softmax_rows"]
 
 
 # --------------------------------------------------------------------------- #
@@ -461,6 +461,30 @@ def _special_row(x, out, m, log, zero, one):  # pragma: no cover - compiled
 
 
 @njit(**_OPTS)
+def _long_log_norm(x, buf, m, zero, one, t):  # pragma: no cover - compiled
+    """``log1p((count - 1) + rest)`` of the finite-max row ``x`` (``buf``: scratch of its length).
+
+    ``count`` is the number of maxima, ``rest`` the pairwise sum of the other
+    ``exp(d) (1 + err)``: the row's log-sum-exp minus its max, which
+    log_softmax subtracts from every ``d``.
+    """
+    n = x.shape[0]
+    # The maxima (d == 0) must add 0 to the rest of the sum: they are
+    # stored as -0.0, which e never is (e >= +0), and counted afterwards
+    # (counting inside this loop costs more than the extra pass).  A -0.0
+    # instead of +0.0 changes no sum of non-negative terms but an all-zero
+    # one, and (count - 1) + rest gives +0.0 for that either way.
+    nz = -zero
+    for j in range(n):
+        d, err = _shifted(x[j], m, zero, t)
+        e = _exp(d)
+        e = e + e * err
+        buf[j] = _sel(d == zero, nz, e)
+    cnt = _neg_zeros(buf)
+    return math.log1p((_count(cnt, zero) - one) + _pairwise_sum(buf))
+
+
+@njit(**_OPTS)
 def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
     """One row ``x`` (a view) into ``out``."""
     n = x.shape[0]
@@ -469,19 +493,7 @@ def _long_row(x, out, log, zero, one, t):  # pragma: no cover - compiled
         _special_row(x, out, m, log, zero, one)
         return
     if log:
-        # The maxima (d == 0) must add 0 to the rest of the sum: they are
-        # stored as -0.0, which e never is (e >= +0), and counted afterwards
-        # (counting inside this loop costs more than the extra pass).  A -0.0
-        # instead of +0.0 changes no sum of non-negative terms but an all-zero
-        # one, and (count - 1) + rest gives +0.0 for that either way.
-        nz = -zero
-        for j in range(n):
-            d, err = _shifted(x[j], m, zero, t)
-            e = _exp(d)
-            e = e + e * err
-            out[j] = _sel(d == zero, nz, e)
-        cnt = _neg_zeros(out)
-        ls = math.log1p((_count(cnt, zero) - one) + _pairwise_sum(out))
+        ls = _long_log_norm(x, out, m, zero, one, t)
         for j in range(n):
             d, err = _shifted(x[j], m, zero, t)
             out[j] = (d - ls) + err
@@ -591,19 +603,15 @@ def _cols_sum(E, n, k, acc2, s):  # pragma: no cover - compiled
 
 
 @njit(**_OPTS)
-def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
-    """The rows of length ``n`` in the views ``x``, ``out``.
-
-    Buffers: ``T``, ``E`` (n rounded up to 8, >= k), ``acc`` (2, 8, >= k),
-    ``m``, ``s``, ``c`` (>= k,).
-    """
+def _transpose_in(x, n, T):  # pragma: no cover - compiled
+    """``T[j, r] = x[r * n + j]``: the rows (length ``n``) of the view ``x`` as columns of ``T``."""
     k = x.shape[0] // n
     size = k * n
-    tf, ef = T.reshape(T.size), E.reshape(E.size)  # flat views for the tiles
+    tf = T.reshape(T.size)  # flat view for the tiles
     R = T.shape[1]
     kt = k - k % 8
-    # transpose in: 8 x 8 tiles; a tile's columns >= n are the next rows'
-    # entries (they land in the padding rows of T), never read past x.
+    # 8 x 8 tiles; a tile's columns >= n are the next rows' entries (they
+    # land in the padding rows of T), never read past x.
     for r0 in range(0, kt, 8):
         for j0 in range(0, n, 8):
             if (r0 + 7) * n + j0 + 8 <= size:
@@ -617,21 +625,46 @@ def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no
         xr = x[r * n : (r + 1) * n]
         for j in range(n):
             T[j, r] = xr[j]
+
+
+@njit(**_OPTS)
+def _cols_log_norm(T, E, n, k, zero, one, t, acc, m, s, c):  # pragma: no cover - compiled
+    """``s[r]`` = ``_long_log_norm`` of column ``r`` of ``T[:n, :k]`` (max ``m[r]``), in its order.
+
+    ``E`` receives the ``exp(d) (1 + err)`` (+0.0 at the maxima, which ``c``
+    counts here: vertically the count is cheap).
+    """
+    for r in range(k):
+        c[r] = zero
+    for j in range(n):
+        tj, ej = T[j], E[j]
+        for r in range(k):
+            d, err = _shifted(tj[r], m[r], zero, t)
+            e = _exp(d)
+            e = e + e * err
+            ej[r] = _sel(d == zero, zero, e)
+            c[r] += _sel(d == zero, one, zero)
+    _cols_sum(E, n, k, acc, s)
+    for r in range(k):
+        s[r] = math.log1p((c[r] - one) + s[r])
+
+
+@njit(**_OPTS)
+def _short_rows(x, out, n, log, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
+    """The rows of length ``n`` in the views ``x``, ``out``.
+
+    Buffers: ``T``, ``E`` (n rounded up to 8, >= k), ``acc`` (2, 8, >= k),
+    ``m``, ``s``, ``c`` (>= k,).
+    """
+    k = x.shape[0] // n
+    size = k * n
+    ef = E.reshape(E.size)  # flat view for the tiles
+    R = T.shape[1]
+    kt = k - k % 8
+    _transpose_in(x, n, T)
     _cols_max(T, n, k, acc, m, c)
     if log:
-        for r in range(k):
-            c[r] = zero
-        for j in range(n):
-            tj, ej = T[j], E[j]
-            for r in range(k):
-                d, err = _shifted(tj[r], m[r], zero, t)
-                e = _exp(d)
-                e = e + e * err
-                ej[r] = _sel(d == zero, zero, e)
-                c[r] += _sel(d == zero, one, zero)
-        _cols_sum(E, n, k, acc, s)
-        for r in range(k):
-            s[r] = math.log1p((c[r] - one) + s[r])
+        _cols_log_norm(T, E, n, k, zero, one, t, acc, m, s, c)
         for j in range(n):
             tj, ej = T[j], E[j]
             for r in range(k):
@@ -718,3 +751,95 @@ def log_softmax_rows(x: np.ndarray, out: np.ndarray, n: int, temperature: float 
     f = x.dtype.type
     t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
     _rows(x, out, n, True, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
+
+
+# --------------------------------------------------------------------------- #
+# log_softmax at one entry per row (cross-entropy with integer labels)
+# --------------------------------------------------------------------------- #
+# ``picked[i]`` is ``log_softmax(x)[i, y[i]]`` bit for bit (the same max, the
+# same normaliser from the same helpers, then the same ``(d - ls) + err`` for
+# that one entry), without writing the other n - 1 entries of the row, nor
+# transposing them back: cross-entropy reads x once and writes a vector.
+@njit(**_OPTS)
+def _special_picked(x, j, m, zero, one):  # pragma: no cover - compiled
+    """Entry ``j`` of ``_special_row``'s log output for the row ``x`` of max ``m``."""
+    if m != m or m < zero:  # NaN: NaN; all -inf: -inf (m itself in both cases)
+        return m
+    count = zero
+    for i in range(x.shape[0]):
+        if x[i] == m:
+            count += one
+    ls = -math.log1p(count - one)
+    return ls if x[j] == m else -m
+
+
+@njit(**_OPTS)
+def _long_picked(x, j, buf, zero, one, t):  # pragma: no cover - compiled
+    """``log_softmax(x)[j]`` of one row ``x`` (``buf``: scratch of its length)."""
+    m = _row_max(x)
+    if not (abs(m) < np.inf):
+        return _special_picked(x, j, m, zero, one)
+    ls = _long_log_norm(x, buf, m, zero, one, t)
+    d, err = _shifted(x[j], m, zero, t)
+    return (d - ls) + err
+
+
+@njit(**_OPTS)
+def _short_picked(x, y, picked, n, zero, one, t, T, E, acc, m, s, c):  # pragma: no cover
+    """``_short_rows``' log output of the rows in the view ``x``, only at columns ``y``."""
+    k = x.shape[0] // n
+    _transpose_in(x, n, T)
+    _cols_max(T, n, k, acc, m, c)
+    _cols_log_norm(T, E, n, k, zero, one, t, acc, m, s, c)
+    for r in range(k):
+        d, err = _shifted(T[y[r], r], m[r], zero, t)
+        picked[r] = (d - s[r]) + err
+    for r in range(k):
+        if not (abs(m[r]) < np.inf):
+            xr = x[r * n : (r + 1) * n]
+            picked[r] = _special_picked(xr, y[r], _row_max(xr), zero, one)
+
+
+_ROW_CHUNK = 16  # long rows per parallel task (one scratch row each)
+
+
+@njit(parallel=True, **_OPTS)
+def _picked_rows(x, y, picked, n, zero, one, t, cols):  # pragma: no cover - compiled
+    nrows = y.shape[0]
+    if n > cols:
+        nchunks = (nrows + _ROW_CHUNK - 1) // _ROW_CHUNK
+        for c in prange(nchunks):
+            buf = np.empty(n, x.dtype)
+            for r in range(c * _ROW_CHUNK, min(nrows, (c + 1) * _ROW_CHUNK)):
+                lo = r * n
+                picked[r] = _long_picked(x[lo : lo + n], y[r], buf, zero, one, t)
+    else:
+        per_block = max(8, (_BLOCK // n) // 8 * 8)
+        nblocks = (nrows + per_block - 1) // per_block
+        nchunks = (nblocks + _CHUNK - 1) // _CHUNK
+        for c in prange(nchunks):
+            n8 = (n + 7) // 8 * 8
+            T = np.empty((n8, per_block), x.dtype)
+            E = np.empty((n8, per_block), x.dtype)
+            acc = np.empty((2, 8, per_block), x.dtype)
+            m = np.empty(per_block, x.dtype)
+            s = np.empty(per_block, x.dtype)
+            cnt = np.empty(per_block, x.dtype)
+            for b in range(c * _CHUNK, min(nblocks, (c + 1) * _CHUNK)):
+                r0 = b * per_block
+                r1 = min(nrows, (b + 1) * per_block)
+                xb, yb, pb = x[r0 * n : r1 * n], y[r0:r1], picked[r0:r1]
+                _short_picked(xb, yb, pb, n, zero, one, t, T, E, acc, m, s, cnt)
+
+
+def log_softmax_picked_rows(
+    x: np.ndarray, labels: np.ndarray, picked: np.ndarray, n: int, temperature: float = 1.0
+) -> None:
+    """``picked[i] = log_softmax_rows(x)[i * n + labels[i]]`` for the consecutive rows of
+    length ``n`` of the flat array ``x``, bit for bit, without the other entries.
+
+    ``labels`` (int64, one per row) must lie in ``[0, n)``: they are not checked.
+    """
+    f = x.dtype.type
+    t = None if f(temperature) == 1 else f(temperature)  # None: no division compiled in
+    _picked_rows(x, labels, picked, n, f(0.0), f(1.0), t, _COLS32 if f is np.float32 else _COLS64)
