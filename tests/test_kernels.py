@@ -396,3 +396,49 @@ def test_picked_public_helper(rng):
     assert _kernels.log_softmax_picked(x, -1, y.tolist()) is None
     assert _kernels.log_softmax_picked(x, -1, y.astype(float)) is None
     assert _kernels.log_softmax_picked(x, -1, y[:-1]) is None
+
+
+# --------------------------------------------------------------------------- #
+# The multithreaded CSR product (``_numba_sparse``), against SciPy's
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("data_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dense_dtype", [np.float64, np.float32])
+def test_csr_matmat_matches_scipy(rng, data_dtype, dense_dtype):
+    import scipy.sparse as sp
+
+    X = sp.random(3000, 400, density=0.02, format="csr", random_state=rng, dtype=data_dtype)
+    B = rng.standard_normal((400, 7)).astype(dense_dtype)
+    B[rng.uniform(size=400) < 0.7] = 0.0  # zero rows are skipped, not mistaken
+    out = _kernels.csr_matmat(X, B)
+    assert out is not None and out.dtype == dense_dtype and out.shape == (3000, 7)
+    rtol = 1e-5 if np.float32 in (data_dtype, dense_dtype) else 1e-13
+    np.testing.assert_allclose(out, X @ B, rtol=rtol, atol=rtol)
+
+
+def test_csr_matmat_with_duplicates_unsorted_int64_indices_and_empty_rows(rng):
+    import scipy.sparse as sp
+
+    rows = rng.integers(0, 500, 20_000)
+    rows[rows == 7] = 8  # row 7 stays empty
+    cols = rng.integers(0, 60, 20_000)
+    vals = rng.standard_normal(20_000)
+    coo = sp.coo_matrix((vals, (rows, cols)), shape=(500, 60))
+    # CSR straight from the triplets, duplicates kept and columns unsorted.
+    order = np.argsort(rows, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=500))]).astype(np.int64)
+    X = sp.csr_matrix((vals[order], cols[order].astype(np.int64), indptr), shape=(500, 60))
+    assert not X.has_canonical_format
+    B = rng.standard_normal((60, 4))
+    out = _kernels.csr_matmat(X, B)
+    np.testing.assert_allclose(out, coo.toarray() @ B, rtol=1e-12, atol=1e-12)
+    assert np.all(out[7] == 0.0)
+
+
+def test_csr_matmat_declines_what_it_does_not_handle(rng):
+    import scipy.sparse as sp
+
+    X = sp.random(3000, 400, density=0.02, format="csr", random_state=rng)
+    B = rng.standard_normal((400, 7))
+    assert _kernels.csr_matmat(X.tocsc(), B) is None
+    assert _kernels.csr_matmat(X[:10], B) is None  # too small to pay for the threads
+    assert _kernels.csr_matmat(X.astype(np.int64), B) is None

@@ -33,6 +33,7 @@ __all__ = [
     "applies",
     "available",
     "coordinate_descent_kernels",
+    "csr_matmat",
     "fused_multinomial",
     "log_softmax",
     "log_softmax_picked",
@@ -97,6 +98,7 @@ _rows = _LazyModule("_numba", _compile_rows)
 _picked = _LazyModule("_numba", _compile_picked)
 _linear = _LazyModule("_numba_linear")
 _cd = _LazyModule("_numba_cd")
+_sparse = _LazyModule("_numba_sparse")
 
 
 def available() -> bool:
@@ -197,6 +199,26 @@ def coordinate_descent_kernels() -> Any:
     """The module of the proximal-Newton model's coordinate descent
     (``_numba_cd``), or None without numba."""
     return _cd.get()
+
+
+# --------------------------------------------------------------------------- #
+# Multithreaded CSR product (``_numba_sparse``)
+# --------------------------------------------------------------------------- #
+def csr_matmat(X: Any, B: np.ndarray) -> np.ndarray | None:
+    """``X @ B`` (``B`` of shape (n_features, K)) in parallel, in ``B``'s dtype,
+    skipping the zero rows of ``B``; None where the kernel does not apply (not
+    CSR, not float32/float64, or under :data:`MIN_SIZE` multiply-adds)."""
+    if getattr(X, "format", None) != "csr" or X.dtype.type not in _DTYPES:
+        return None
+    if B.ndim != 2 or B.dtype.type not in _DTYPES or X.nnz * B.shape[1] < MIN_SIZE:
+        return None
+    impl = _sparse.get()
+    if impl is None:
+        return None
+    B = np.ascontiguousarray(B)
+    out = np.empty((X.shape[0], B.shape[1]), dtype=B.dtype)
+    impl.csr_matmat(X.indptr, X.indices, X.data, B, B.any(axis=1), out)
+    return out
 
 
 # --------------------------------------------------------------------------- #

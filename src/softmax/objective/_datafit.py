@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from softmax._kernels import FUSED_BLOCK_ROWS, FUSED_PARTS, fused_multinomial
+from softmax._kernels import (
+    FUSED_BLOCK_ROWS,
+    FUSED_PARTS,
+    csr_matmat,
+    fused_multinomial,
+)
 from softmax.special import log_sigmoid, log_softmax, sigmoid
 
 __all__ = ["Binomial", "Multinomial", "unpack"]
@@ -56,8 +61,14 @@ def _pack(G: np.ndarray, g_b: np.ndarray | None) -> np.ndarray:
 
 
 def _linear(X: Any, W: np.ndarray, b: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    """``X @ W.T + b`` in the compute dtype (float32 data keeps float32 GEMMs)."""
-    out = np.asarray(X @ W.T.astype(dtype, copy=False))
+    """``X @ W.T + b`` in the compute dtype (float32 data keeps float32 GEMMs).
+
+    CSR data takes the multithreaded kernel of :mod:`softmax._kernels` (SciPy's
+    product is single-threaded), which also skips the zero columns of ``W``."""
+    Wt = W.T.astype(dtype, copy=False)
+    out = csr_matmat(X, Wt)
+    if out is None:
+        out = np.asarray(X @ Wt)
     if b is not None:
         out += b.astype(dtype, copy=False)
     return out
