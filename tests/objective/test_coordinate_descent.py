@@ -21,7 +21,7 @@ from softmax.objective import (
     ProxTerm,
     Standardization,
 )
-from softmax.objective._coordinate_descent import newton_model_solver
+from softmax.objective._coordinate_descent import coordinate_descent_solver
 from softmax.solvers._proximal import _largest_eigenvalue, _solve_model
 
 pytest.importorskip("numba")
@@ -69,7 +69,7 @@ def _model_residual(objective, prox, x, g, z):
 )
 def test_model_minimiser_satisfies_the_model_optimality_conditions(rng, k, intercept, alpha):
     objective, prox = _setup(rng, k, intercept=intercept, alpha=alpha)
-    solve = newton_model_solver(objective, prox)
+    solve = coordinate_descent_solver(objective, prox)
     assert solve is not None
     x, g = _point(rng, objective, prox)
     z = solve(x, g, 1e-12)
@@ -104,7 +104,7 @@ def test_model_minimiser_satisfies_the_model_optimality_conditions(rng, k, inter
 def test_loose_tolerance_gives_a_descent_direction(rng):
     objective, prox = _setup(rng, 4)
     x, g = _point(rng, objective, prox)
-    z = newton_model_solver(objective, prox)(x, g, 1e-1)
+    z = coordinate_descent_solver(objective, prox)(x, g, 1e-1)
     d = z - x
     # The model decreases: g.d + d.Hd/2 + h(z) < h(x).
     q = g @ d + 0.5 * d @ objective.hessp(x, d) + prox.value(z)
@@ -113,10 +113,10 @@ def test_loose_tolerance_gives_a_descent_direction(rng):
 
 def test_applies_to_sparse_lasso_type_problems_only(rng):
     objective, prox = _setup(rng, 3)
-    assert newton_model_solver(objective, prox) is not None
-    assert newton_model_solver(objective, None) is None
+    assert coordinate_descent_solver(objective, prox) is not None
+    assert coordinate_descent_solver(objective, None) is None
     group = ProxTerm(GroupL1(0.1), 3, objective.n_features, True, objective.standardization)
-    assert newton_model_solver(objective, group) is None
+    assert coordinate_descent_solver(objective, group) is None
     dense = Objective(
         objective.datafit,
         objective.penalty,
@@ -125,7 +125,7 @@ def test_applies_to_sparse_lasso_type_problems_only(rng):
         objective.sample_weight,
         objective.standardization,
     )
-    assert newton_model_solver(dense, prox) is None
+    assert coordinate_descent_solver(dense, prox) is None
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from softmax._kernels import threads_for
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
 from softmax.objective import Objective
-from softmax.objective._coordinate_descent import newton_model_solver
+from softmax.objective._newton_model import newton_model_solver
 from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
 __all__ = [
@@ -176,7 +176,7 @@ def run_solver(
         if solver_name == "prox-newton" and not small_problem(n_samples, objective.n_params):
             del extra["hessian"]  # Hessian-vector products beat forming the Hessian
         if solver_name == "prox-newton":
-            # Coordinate descent over the data solves the Newton model where it applies.
+            # An inner solver that knows the data, where one applies.
             extra["model_solver"] = newton_model_solver(objective, nonsmooth)
     sample_rows = preconditioner_sample(n_samples, objective.n_params)
     if solver_name == "newton-cg" and sample_rows and type(objective) is Objective:

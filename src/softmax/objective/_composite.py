@@ -45,6 +45,7 @@ class ProxTerm:
         fit_intercept: bool,
         standardization: Standardization | None = None,
     ) -> None:
+        self.original_penalty = penalty
         if standardization is not None:
             penalty = penalty.with_weights(1.0 / standardization.scale)
         self.penalty = penalty

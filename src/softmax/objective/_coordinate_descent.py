@@ -33,14 +33,14 @@ from softmax.objective._datafit import Binomial, Multinomial, _transpose_product
 from softmax.objective._objective import Objective
 from softmax.objective._penalties import L1, L2, NoPenalty
 
-__all__ = ["newton_model_solver"]
+__all__ = ["coordinate_descent_solver"]
 
 #: Sweeps over the active set per outer step, at most (an inexact model
 #: minimiser still gives proximal Newton a descent direction).
 MAX_SWEEPS = 500
 
 
-def newton_model_solver(
+def coordinate_descent_solver(
     objective: Any, nonsmooth: Any
 ) -> Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None:
     """``solve(x, g, tol) -> z``, the minimiser of the proximal-Newton model at ``x``

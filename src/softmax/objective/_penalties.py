@@ -140,6 +140,10 @@ class L1:
     def with_weights(self, weights: np.ndarray) -> L1:
         return L1(self.lam, _column_weights(self.weights, weights.shape[0]) * weights)
 
+    def restricted(self, features: np.ndarray) -> L1:
+        """The penalty on the columns ``features`` alone."""
+        return L1(self.lam, None if self.weights is None else self.weights[features])
+
 
 @dataclass(frozen=True)
 class GroupL1:
@@ -197,6 +201,10 @@ class GroupL1:
 
     def with_weights(self, weights: np.ndarray) -> GroupL1:
         return GroupL1(self.lam, _column_weights(self.weights, weights.shape[0]) * weights)
+
+    def restricted(self, features: np.ndarray) -> GroupL1:
+        """The penalty on the columns ``features`` alone."""
+        return GroupL1(self.lam, None if self.weights is None else self.weights[features])
 
 
 @dataclass(frozen=True)

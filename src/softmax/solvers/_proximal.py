@@ -157,6 +157,8 @@ def _solve_model(
     L: float,
     inner_tol: float,
     max_inner: int,
+    rounds: int = 4,
+    max_cg: int = 50,
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
     """Minimise ``q(z) = g.(z - x) + (z - x).H(z - x) / 2 + h(z)`` to ``inner_tol``.
 
@@ -170,7 +172,9 @@ def _solve_model(
     products at the last two iterates, so each step costs one product; that
     product also gives the exact curvature along the step (to backtrack on
     ``L`` when the power iteration underestimated it) and the model's value
-    (for monotone restarts).
+    (for monotone restarts).  ``rounds`` of the two phases at most, and
+    ``max_cg`` conjugate-gradient steps per manifold Newton step: more of both
+    where products are cheap (a formed Hessian).
     """
     has_manifold = hasattr(h, "manifold")
     z, Hz = x, np.zeros_like(x)
@@ -181,7 +185,7 @@ def _solve_model(
         dz = zz - x
         return float(g @ dz) + 0.5 * float(dz @ Hzz) + h.value(zz)
 
-    for _round in range(4):
+    for _round in range(rounds):
         # -- FISTA until converged or the pattern settles -------------------- #
         y, Hy, theta = z, Hz, 1.0
         pattern = h.manifold(z)[0] if has_manifold else None
@@ -235,7 +239,7 @@ def _solve_model(
                 return np.where(free, out, 0.0)
 
             # CG steps are Hessian products too: they share the inner budget.
-            cg_iter = max(1, min(int(free.sum()), 50, max_inner - n_products))
+            cg_iter = max(1, min(int(free.sum()), max_cg, max_inner - n_products))
             delta = _cg(op, -rq, 0.1 * min(inner_tol, _max_abs(rq)), cg_iter)
             n_products += cg_iter
             t, accepted = 1.0, False
@@ -269,16 +273,16 @@ def prox_newton(
     callback: Any = None,
     precision: float = _EPS,
     max_inner: int = 200,
-    model_solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
+    model_solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray | None] | None = None,
 ) -> SolverResult:
     """Proximal Newton with an inner FISTA and an Armijo line search.
 
     Needs ``hessp`` or ``hessian`` (a dense matrix, used when given: the
     inner steps are then matrix-vector products that never touch the data).
     ``model_solver(x, g, tol)``, when given, minimises the model at ``x``
-    instead of FISTA (to a least-norm model subgradient of about ``tol``): an
-    inner solver that knows the data fit, such as coordinate descent
-    (:mod:`softmax.objective._coordinate_descent`).
+    instead of FISTA (to a least-norm model subgradient of about ``tol``), or
+    returns None to leave that step to FISTA: an inner solver that knows the
+    data fit (:mod:`softmax.objective._newton_model`).
     """
     if hessp is None and hessian is None:
         raise ValueError("prox_newton needs hessp (or hessian), the Hessian of the smooth part")
@@ -315,9 +319,8 @@ def prox_newton(
         # would (the manifold steps make tight inner solves cheap).
         inner_tol = max(min(0.1, np.sqrt(rnorm)) * rnorm, 1e-4 * tol * max(1.0, abs(F)))
         L = None
-        if model_solver is not None:
-            z = model_solver(x, g, inner_tol)
-        else:
+        z = None if model_solver is None else model_solver(x, g, inner_tol)
+        if z is None:
             matvec, L = lipschitz(x, n_power)
             n_power = _POWER_NEXT
             z, _, L, _ = _solve_model(x, g, matvec, h, L, inner_tol, max_inner)
