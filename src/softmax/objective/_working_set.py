@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from softmax.objective._composite import ProxTerm
+from softmax.objective._datafit import Multinomial
 from softmax.objective._objective import Objective
 from softmax.objective._standardize import Standardization
 from softmax.solvers._proximal import _solve_model
@@ -65,6 +66,10 @@ class _WorkingSet:
         self.objective, self.prox = objective, prox
         self.K = objective.datafit.n_rows
         self.p = objective.n_features
+        # The softmax's intercepts: the objective is invariant to a common shift.
+        self.shift_invariant = isinstance(objective.datafit, Multinomial) and (
+            objective.fit_intercept
+        )
         std = objective.standardization
         self.mean = np.zeros(self.p) if std is None else std.mean
         self.scale = np.ones(self.p) if std is None else std.scale
@@ -116,10 +121,19 @@ class _WorkingSet:
             L = 1.05 * max(float(np.linalg.eigvalsh(H)[-1]), 1e-12)
             # Products with the formed Hessian cost next to nothing: many rounds,
             # and conjugate gradients run to their end.
+            g_sub = g[idx]
+            if self.shift_invariant:
+                # A shift of every intercept changes nothing (H is singular along
+                # it), but a gradient rounded in float32 has a component there that
+                # conjugate gradients would follow to 1e5 and beyond.
+                g_sub = g_sub.copy()
+                g_sub[-self.K :] -= g_sub[-self.K :].mean()
             z_sub, *_ = _solve_model(
-                x[idx], g[idx], H.__matmul__, prox, L, tol, MAX_INNER,
+                x[idx], g_sub, H.__matmul__, prox, L, tol, MAX_INNER,
                 rounds=MAX_INNER_ROUNDS, max_cg=n_params,
             )  # fmt: skip
+            if self.shift_invariant:
+                z_sub[-self.K :] -= (z_sub[-self.K :] - x[idx][-self.K :]).mean()
             z = x.copy()
             z[idx] = z_sub
             # The features left out, all at once: one product with the full Hessian.

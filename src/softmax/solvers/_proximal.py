@@ -41,6 +41,9 @@ _MAX_HALVINGS = 50
 # Power-iteration steps for the largest eigenvalue of the Hessian: many on the
 # first outer step, few afterwards (warm-started from the last eigenvector).
 _POWER_FIRST, _POWER_NEXT = 20, 4
+# Curvature along a conjugate-gradient direction, relative to the largest met,
+# below which the direction is taken to lie in the operator's null space.
+_NULL_CURVATURE = 1e-12
 # Outer iterations in a row with a rounding-level decrease before giving up.
 _STALL = 10
 
@@ -128,17 +131,23 @@ def _cg(
     op: Callable[[np.ndarray], np.ndarray], b: np.ndarray, tol: float, max_iter: int
 ) -> np.ndarray:
     """Conjugate gradients for ``op(d) = b`` (``op`` positive semi-definite), from 0,
-    until ``max|residual| <= tol``; stops at a direction of non-positive curvature."""
+    until ``max|residual| <= tol``; stops at a direction of non-positive curvature,
+    or of curvature lost in rounding next to the largest seen (the null space of
+    a singular ``op``, along which an inconsistent ``b`` -- rounding, float32
+    data -- would send ``d`` off to infinity)."""
     d = np.zeros_like(b)
     r = b.copy()
     p = r.copy()
     rr = float(r @ r)
+    largest = 0.0
     for _ in range(max_iter):
         if _max_abs(r) <= tol:
             break
         Ap = op(p)
         pAp = float(p @ Ap)
-        if not pAp > 0.0:
+        curvature = pAp / float(p @ p)
+        largest = max(largest, curvature)
+        if not pAp > 0.0 or curvature <= _NULL_CURVATURE * largest:
             break
         a = rr / pAp
         d += a * p
