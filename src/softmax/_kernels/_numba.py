@@ -712,6 +712,20 @@ _BLOCK = 4096  # elements per block of short rows: its buffers stay in L1 / L2
 _CHUNK = 16  # blocks per parallel task (one set of buffers each)
 
 
+@njit(**_OPTS)
+def _short_scratch(x, n, per_block):  # pragma: no cover - compiled
+    """Per-thread buffers of the transposed short-row path, ``T`` and ``E`` padded
+    to whole 8 x 8 tiles: ``(T, E, acc, m, s, cnt)``."""
+    n8 = (n + 7) // 8 * 8
+    T = np.empty((n8, per_block), x.dtype)
+    E = np.empty((n8, per_block), x.dtype)
+    acc = np.empty((2, 8, per_block), x.dtype)
+    m = np.empty(per_block, x.dtype)
+    s = np.empty(per_block, x.dtype)
+    cnt = np.empty(per_block, x.dtype)
+    return T, E, acc, m, s, cnt
+
+
 @njit(parallel=True, **_OPTS)
 def _rows(x, out, n, log, zero, one, t, cols):  # pragma: no cover - compiled
     nrows = x.shape[0] // n
@@ -724,13 +738,7 @@ def _rows(x, out, n, log, zero, one, t, cols):  # pragma: no cover - compiled
         nblocks = (nrows + per_block - 1) // per_block
         nchunks = (nblocks + _CHUNK - 1) // _CHUNK
         for c in prange(nchunks):
-            n8 = (n + 7) // 8 * 8  # T, E padded to whole 8 x 8 tiles
-            T = np.empty((n8, per_block), x.dtype)
-            E = np.empty((n8, per_block), x.dtype)
-            acc = np.empty((2, 8, per_block), x.dtype)
-            m = np.empty(per_block, x.dtype)
-            s = np.empty(per_block, x.dtype)
-            cnt = np.empty(per_block, x.dtype)
+            T, E, acc, m, s, cnt = _short_scratch(x, n, per_block)
             for b in range(c * _CHUNK, min(nblocks, (c + 1) * _CHUNK)):
                 lo = b * per_block * n
                 hi = min(nrows, (b + 1) * per_block) * n
@@ -818,13 +826,7 @@ def _picked_rows(x, y, picked, n, zero, one, t, cols):  # pragma: no cover - com
         nblocks = (nrows + per_block - 1) // per_block
         nchunks = (nblocks + _CHUNK - 1) // _CHUNK
         for c in prange(nchunks):
-            n8 = (n + 7) // 8 * 8
-            T = np.empty((n8, per_block), x.dtype)
-            E = np.empty((n8, per_block), x.dtype)
-            acc = np.empty((2, 8, per_block), x.dtype)
-            m = np.empty(per_block, x.dtype)
-            s = np.empty(per_block, x.dtype)
-            cnt = np.empty(per_block, x.dtype)
+            T, E, acc, m, s, cnt = _short_scratch(x, n, per_block)
             for b in range(c * _CHUNK, min(nblocks, (c + 1) * _CHUNK)):
                 r0 = b * per_block
                 r1 = min(nrows, (b + 1) * per_block)
