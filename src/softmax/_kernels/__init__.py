@@ -14,7 +14,11 @@ rest: :func:`softmax.cross_entropy`'s fused path for integer labels.
 
 ``fused_multinomial`` does the same for the fused data-fit passes of
 ``_numba_linear.py`` (the reference: :class:`softmax.objective.Multinomial`'s
-NumPy code), and ``threads_for`` keeps small fits on one thread.
+NumPy code), ``csr_matmat`` for the multithreaded CSR product of
+``_numba_sparse.py`` (the reference: SciPy's), ``coordinate_descent_kernels``
+for the proximal-Newton model's coordinate descent (``_numba_cd.py``, used by
+:mod:`softmax.objective._coordinate_descent`), and ``threads_for`` keeps small
+fits on one thread.
 """
 
 from __future__ import annotations

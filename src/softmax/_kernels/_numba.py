@@ -55,6 +55,7 @@ call per row (it dominates log_softmax of very short rows).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
@@ -356,7 +357,7 @@ def _ov_neg_zeros(a):
     return impl
 
 
-_OPTS = {"cache": True, "error_model": "numpy", "nogil": True}
+_OPTS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_OPTS)
