@@ -166,3 +166,24 @@ def test_csr_row_blocks_are_views_equal_to_slices(rng, container):
     assert len(many.blocks) == 5
     np.testing.assert_allclose(many.value_and_grad(w)[1], one.value_and_grad(w)[1], rtol=1e-12)
     np.testing.assert_allclose(many.hessp(w, w), one.hessp(w, w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("kind", ["multinomial", "binomial"])
+def test_columns_is_the_objective_where_the_others_are_zero(rng, kind, sparse):
+    """Gradient and Hessian of ``columns(S)`` are the full ones restricted to S's
+    parameters (and the intercepts) when every other column's coefficients are 0."""
+    obj = _objective(rng, kind, sparse=sparse)
+    K, p = obj.datafit.n_rows, obj.n_features
+    features = np.array([0, 3])
+    idx = np.concatenate([(np.arange(K)[:, None] * p + features).ravel(), K * p + np.arange(K)])
+    w = np.zeros(obj.n_params)
+    w[idx] = rng.standard_normal(idx.shape[0])
+    sub = obj.columns(features)
+    f, g = obj.value_and_grad(w)
+    f_sub, g_sub = sub.value_and_grad(w[idx])
+    assert f_sub == pytest.approx(f, rel=1e-13)
+    np.testing.assert_allclose(g_sub, g[idx], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(sub.hessian(w[idx]), obj.hessian(w)[np.ix_(idx, idx)], atol=1e-12)
+    np.testing.assert_allclose(obj.probabilities(w), sub.probabilities(w[idx]), atol=1e-14)
+    assert obj.probabilities(w).shape == (obj.X.shape[0], K)

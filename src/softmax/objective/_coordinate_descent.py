@@ -106,17 +106,6 @@ class _CoordinateDescent:
         W, b = unpack(v, self.K, self.mean.shape[0], self.fit_intercept)
         return W, (np.zeros(self.K) if b is None else b)
 
-    def _proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities at ``x``, ``(n, K)``: the objective's cache of its last
-        evaluation (at ``x`` in proximal Newton)."""
-        objective = self.objective
-        w = objective.to_original(x)
-        if objective._cache_key is None or not np.array_equal(objective._cache_key, w):
-            objective.loss_and_grad_original(w)
-        blocks = [np.asarray(p, dtype=np.float64) for p in objective._cache_proba]
-        P = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)
-        return np.ascontiguousarray(P.reshape(P.shape[0], -1))
-
     def _column_products(self, R: np.ndarray) -> np.ndarray:
         """``sum_i (x_ij - c_j) R_ik`` for every column, shape ``(K, p)``: the data
         part of the model's gradient, by the data fit's own product."""
@@ -133,7 +122,7 @@ class _CoordinateDescent:
         W0 = np.ascontiguousarray(Wt / self.scale)
         b = bt - W0 @ self.offset
         G = np.ascontiguousarray(Gt * self.scale + np.outer(gt_b, self.offset))
-        P = self._proba(x)
+        P = self.objective.probabilities(x)
         n, K = P.shape
         W = W0.copy()
         A, u = np.zeros((n, K)), np.zeros(n)

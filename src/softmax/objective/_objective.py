@@ -136,6 +136,20 @@ class Objective:
         self.n_evaluations += 1
         return value / self.total_weight, grad / self.total_weight
 
+    def _evaluated_at(self, w_orig: np.ndarray) -> None:
+        """Make the cache (probabilities per block) hold original-scale ``w_orig``."""
+        if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
+            self.loss_and_grad_original(w_orig)
+
+    def probabilities(self, w: np.ndarray) -> np.ndarray:
+        """The data fit's probabilities at ``w`` (solver coordinates), all rows,
+        float64, shape ``(n_samples, n_rows)``; from the cache when ``w`` was the
+        last point evaluated."""
+        self._evaluated_at(self.to_original(np.asarray(w, dtype=np.float64)))
+        blocks = [np.asarray(p, dtype=np.float64) for p in self._cache_proba]
+        P = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)
+        return np.ascontiguousarray(P.reshape(P.shape[0], -1))
+
     def value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient (SciPy's ``jac=True`` convention)."""
         w_orig = self.to_original(np.asarray(w, dtype=np.float64))
@@ -152,8 +166,7 @@ class Objective:
         w_orig = self.to_original(np.asarray(w, dtype=np.float64))
         v_orig = self.to_original(np.asarray(v, dtype=np.float64))
         # forward() is linear in (W~, b~), so it maps directions as well as points.
-        if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
-            self.loss_and_grad_original(w_orig)
+        self._evaluated_at(w_orig)
         out = self._sum_hessp(v_orig) / self.total_weight
         out += self._penalty_grad(self.penalty.hessp(self._coef(w_orig), self._coef(v_orig)))
         self.n_hessp += 1
@@ -170,14 +183,28 @@ class Objective:
         ``n_params ** 2`` floats: meant for problems with few parameters.
         """
         w_orig = self.to_original(np.asarray(w, dtype=np.float64))
-        if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
-            self.loss_and_grad_original(w_orig)
+        self._evaluated_at(w_orig)
         H = self._sum_hessian() / self.total_weight
         self._add_penalty_hessian(H, self._coef(w_orig))
         if self.standardization is not None:
             # T^T (H T) = ((H T)^T T)^T, each product O(n_params^2) by T's structure.
             H = self._right_multiply_by_forward(self._right_multiply_by_forward(H).T).T
         return 0.5 * (H + H.T)
+
+    def columns(self, features: np.ndarray) -> Objective:
+        """The same objective on the columns ``features`` of ``X`` alone (a copy of
+        them), in the matching coordinates.  Where every other column's
+        coefficients are zero it is the full objective: same logits, and its
+        gradient and Hessian are the full ones restricted to those parameters."""
+        std = self.standardization
+        return Objective(
+            self.datafit,
+            self.penalty,
+            self.X[:, features],
+            self.labels,
+            self.sample_weight,
+            None if std is None else std.columns(features),
+        )
 
     def subsample(self, n_rows: int, seed: int = 0) -> Objective:
         """The same objective (penalty and coordinates) on ``n_rows`` rows drawn

@@ -87,6 +87,15 @@ class Standardization:
         scale = np.where(scale > tiny * np.maximum(1.0, np.abs(mean)), scale, 1.0)
         return cls(mean=mean, scale=scale, n_rows=n_rows, fit_intercept=fit_intercept)
 
+    def columns(self, features: np.ndarray) -> Standardization:
+        """The map for the columns ``features`` of ``X`` alone."""
+        return Standardization(
+            mean=self.mean[features],
+            scale=self.scale[features],
+            n_rows=self.n_rows,
+            fit_intercept=self.fit_intercept,
+        )
+
     def _split(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return unpack(w, self.n_rows, self.mean.shape[0], self.fit_intercept)
 

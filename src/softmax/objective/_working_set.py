@@ -28,7 +28,6 @@ import numpy as np
 from softmax.objective._composite import ProxTerm
 from softmax.objective._datafit import Multinomial
 from softmax.objective._objective import Objective
-from softmax.objective._standardize import Standardization
 from softmax.solvers._proximal import _solve_model
 
 __all__ = ["working_set_solver"]
@@ -70,9 +69,6 @@ class _WorkingSet:
         self.shift_invariant = isinstance(objective.datafit, Multinomial) and (
             objective.fit_intercept
         )
-        std = objective.standardization
-        self.mean = np.zeros(self.p) if std is None else std.mean
-        self.scale = np.ones(self.p) if std is None else std.scale
 
     def _violating(self, x: np.ndarray, model_grad: np.ndarray, tol: float) -> np.ndarray:
         """Features with a coefficient that is nonzero or not optimal at zero."""
@@ -86,22 +82,11 @@ class _WorkingSet:
         """The objective and penalty on ``features`` alone, and where their
         parameters sit in the full vector."""
         objective, K, p = self.objective, self.K, self.p
-        fit_intercept = objective.fit_intercept
-        std = Standardization(
-            mean=self.mean[features],
-            scale=self.scale[features],
-            n_rows=K,
-            fit_intercept=fit_intercept,
-        )
-        X = objective.X[:, features]
-        sub = Objective(
-            objective.datafit, objective.penalty, X, objective.labels,
-            objective.sample_weight, std,
-        )  # fmt: skip
+        sub = objective.columns(features)
         penalty = self.prox.original_penalty.restricted(features)
-        prox = ProxTerm(penalty, K, features.shape[0], fit_intercept, std)
+        prox = ProxTerm(penalty, K, features.shape[0], objective.fit_intercept, sub.standardization)
         idx = (np.arange(K)[:, None] * p + features[None, :]).ravel()
-        if fit_intercept:
+        if objective.fit_intercept:
             idx = np.concatenate([idx, K * p + np.arange(K)])
         return sub, prox, idx
 
