@@ -442,3 +442,25 @@ def test_csr_matmat_declines_what_it_does_not_handle(rng):
     assert _kernels.csr_matmat(X.tocsc(), B) is None
     assert _kernels.csr_matmat(X[:10], B) is None  # too small to pay for the threads
     assert _kernels.csr_matmat(X.astype(np.int64), B) is None
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def test_blas_for_kernels_limits_and_blas_unlimited_restores():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with _kernels.blas_for_kernels(False):
+            assert _blas_threads() == 2
+        with _kernels.blas_unlimited():  # outside blas_for_kernels: no change
+            assert _blas_threads() == 2
+        with _kernels.blas_for_kernels(True):
+            assert _blas_threads() == 1
+            with _kernels.blas_unlimited():
+                assert _blas_threads() == 2
+            assert _blas_threads() == 1
+        assert _blas_threads() == 2

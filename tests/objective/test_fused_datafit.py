@@ -1,5 +1,6 @@
-"""The fused multinomial row pass (``softmax._kernels._numba_linear``) against the
-NumPy reference of :class:`~softmax.objective.Multinomial`, against finite
+"""The fused multinomial row passes (``softmax._kernels._numba_linear`` for dense
+data, ``softmax._kernels._numba_sparse`` for CSR data) against the NumPy/SciPy
+reference of :class:`~softmax.objective.Multinomial`, against finite
 differences, and for independence from the thread count."""
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _reference(monkeypatch, fn, *args):
     """Call ``fn`` with the fused path switched off."""
     with monkeypatch.context() as m:
         m.setattr(_datafit, "fused_multinomial", lambda X, k: None)
+        m.setattr(_datafit, "fused_multinomial_csr", lambda X: None)
         return fn(*args)
 
 
@@ -130,3 +132,113 @@ def test_dispatch_takes_only_what_the_kernel_handles(rng):
     assert _kernels.fused_multinomial(X.astype(np.float16), 3) is None
     assert _kernels.fused_multinomial(X, _kernels.MAX_FUSED_CLASSES + 1) is None
     assert _kernels.fused_multinomial(X[:10], 3) is None  # too small to pay for threads
+
+
+# --------------------------------------------------------------------------- #
+# CSR data (``_numba_sparse``)
+# --------------------------------------------------------------------------- #
+def _csr_problem(rng, k, n=N, d=40, dtype=np.float64, density=0.15):
+    """Sparse rows of varied length (some empty), duplicate entries, unsorted indices."""
+    X = sp.random(n, d, density=density, format="csr", random_state=rng, dtype=np.float64)
+    X.data = (X.data * 3.0 - 1.0).astype(dtype)
+    X.indices = X.indices.copy()
+    for i in range(0, n, 7):  # reverse some rows' indices: unsorted
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        X.indices[lo:hi] = X.indices[lo:hi][::-1].copy()
+        X.data[lo:hi] = X.data[lo:hi][::-1].copy()
+    X.has_sorted_indices = False
+    # Duplicate entries in some rows (SciPy's products add them up; so must the kernel).
+    for i in range(1, n, 11):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        if hi - lo >= 2:
+            X.indices[lo + 1] = X.indices[lo]
+    X.has_canonical_format = False
+    labels = rng.integers(0, k, n)
+    sw = rng.uniform(0.0, 2.0, n)
+    return X, labels, sw
+
+
+@pytest.mark.parametrize("k", [2, 3, 20])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, dtype):
+    X, labels, sw = _csr_problem(rng, k, dtype=dtype)
+    assert _kernels.fused_multinomial_csr(X) is not None
+    assert np.diff(X.indptr).min() == 0  # empty rows are part of the test
+    fit = Multinomial(k, intercept)
+    n_params = k * X.shape[1] + (k if intercept else 0)
+    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
+
+    value, grad, P = fit.value_and_grad(w, X, labels, sw)
+    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5  # float32: the reference's logits are float32
+    np.testing.assert_allclose(value, ref_value, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
+    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
+    assert P.dtype == np.float64
+    hv = fit.hessp(v, X, P, sw)
+    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
+    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+    # The dense fused pass on the same data agrees too.
+    dense = fit.value_and_grad(w, X.toarray(), labels, sw)
+    np.testing.assert_allclose(dense[1], grad, rtol=rtol, atol=rtol * np.abs(grad).max())
+
+
+def test_csr_gradient_and_hessp_against_finite_differences(rng):
+    k = 4
+    X, labels, sw = _csr_problem(rng, k, d=3, density=0.9)
+    assert _kernels.fused_multinomial_csr(X) is not None
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * 4) * 0.3
+    _, grad, P = fit.value_and_grad(w, X, labels, sw)
+    h = 1e-6
+    fd = np.array(
+        [
+            (
+                fit.value_and_grad(w + h * e, X, labels, sw)[0]
+                - fit.value_and_grad(w - h * e, X, labels, sw)[0]
+            )
+            / (2 * h)
+            for e in np.eye(w.size)
+        ]
+    )
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
+    v = rng.standard_normal(w.size)
+    slope = (
+        fit.value_and_grad(w + h * v, X, labels, sw)[1]
+        - fit.value_and_grad(w - h * v, X, labels, sw)[1]
+    ) / (2 * h)
+    hv = fit.hessp(v, X, P, sw)
+    np.testing.assert_allclose(hv, slope, rtol=1e-5, atol=1e-5 * np.abs(slope).max())
+
+
+def test_csr_result_does_not_depend_on_the_thread_count(rng):
+    k = 5
+    X, labels, sw = _csr_problem(rng, k)
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * (X.shape[1] + 1))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fit.value_and_grad(w, X, labels, sw)
+        hv_one = fit.hessp(w, X, one[2], sw)
+        numba.set_num_threads(before)
+        many = fit.value_and_grad(w, X, labels, sw)
+        hv_many = fit.hessp(w, X, many[2], sw)
+    finally:
+        numba.set_num_threads(before)
+    assert one[0] == many[0]
+    np.testing.assert_array_equal(one[1], many[1])
+    np.testing.assert_array_equal(hv_one, hv_many)
+
+
+def test_csr_dispatch_and_parts():
+    X = sp.random(_kernels.MIN_SIZE, 50, density=0.5, format="csr", random_state=0)
+    assert _kernels.fused_multinomial_csr(X) is not None
+    assert _kernels.fused_multinomial_csr(X.tocsc()) is None
+    assert _kernels.fused_multinomial_csr(X[:10]) is None  # too small to pay for threads
+    assert _kernels.fused_multinomial_csr(X.astype(np.int64)) is None
+    # The number of partial sums depends on the shape only, within its bounds.
+    assert _kernels.csr_parts(50, 3) == _kernels.CSR_MAX_PARTS
+    assert _kernels.csr_parts(50_000, 20) == _kernels.CSR_PARTIAL_ELEMENTS // 1_000_000
+    assert _kernels.csr_parts(10**7, 100) == _kernels.CSR_MIN_PARTS

@@ -36,9 +36,13 @@ __all__ = [
     "MIN_SIZE",
     "applies",
     "available",
+    "blas_for_kernels",
+    "blas_unlimited",
     "coordinate_descent_kernels",
     "csr_matmat",
+    "csr_parts",
     "fused_multinomial",
+    "fused_multinomial_csr",
     "log_softmax",
     "log_softmax_picked",
     "softmax",
@@ -225,6 +229,32 @@ def csr_matmat(X: Any, B: np.ndarray) -> np.ndarray | None:
     return out
 
 
+#: Bound on the partial gradients of the fused CSR pass, ``n_parts * n_features
+#: * K`` float64 values (32 MB), as long as there are at least
+#: :data:`CSR_MIN_PARTS` (so that two threads share the rows: then the partials
+#: are two gradients' worth, less than an L-BFGS memory holds).  They are zeroed
+#: and added at every evaluation: more parts than threads cost time.
+CSR_PARTIAL_ELEMENTS = 2**22
+CSR_MIN_PARTS, CSR_MAX_PARTS = 2, 16
+
+
+def csr_parts(n_features: int, n_classes: int) -> int:
+    """Partial sums of the fused CSR pass for this shape: a function of the shape
+    alone (never of the thread count), so that results do not depend on threads."""
+    fit = CSR_PARTIAL_ELEMENTS // max(1, n_features * n_classes)
+    return int(min(CSR_MAX_PARTS, max(CSR_MIN_PARTS, fit)))
+
+
+def fused_multinomial_csr(X: Any) -> Any:
+    """The sparse kernels module when its fused data-fit passes handle ``X``
+    (CSR, float32/float64, at least :data:`MIN_SIZE` stored values); None otherwise."""
+    if getattr(X, "format", None) != "csr" or X.dtype.type not in _DTYPES:
+        return None
+    if X.nnz < MIN_SIZE or X.shape[1] == 0:
+        return None
+    return _sparse.get()
+
+
 # --------------------------------------------------------------------------- #
 # Threads for small problems
 # --------------------------------------------------------------------------- #
@@ -261,3 +291,52 @@ def threads_for(work: float) -> Iterator[None]:
     finally:
         if numba_threads is not None:
             numba.set_num_threads(numba_threads)
+
+
+# --------------------------------------------------------------------------- #
+# BLAS threads while the kernels carry the data passes
+# --------------------------------------------------------------------------- #
+#: BLAS thread counts to give back inside :func:`blas_unlimited` (a stack: one
+#: entry per active :func:`blas_for_kernels`).
+_blas_saved: list[int] = []
+
+
+@contextlib.contextmanager
+def blas_for_kernels(active: bool) -> Iterator[None]:
+    """Keep BLAS on one thread in the body when ``active`` (the data passes of a
+    fit run in the numba kernels, whose threads then have the cores).
+
+    OpenBLAS's threads spin for about 0.1 s after each call before they sleep
+    (its ``THREAD_TIMEOUT``); every vector operation of a solver wakes them, and
+    on a 2-core machine a numba kernel that starts meanwhile shares its cores
+    with them: measured 1.6-1.9x slower (a CSR product after a dot product of
+    1e6 values), and W4 fits 10-25 % slower.  A solver's own BLAS work (dot
+    products, small factorisations) loses little on one thread; forming a
+    Hessian does, so :meth:`softmax.objective.Objective.hessian` takes the
+    threads back by :func:`blas_unlimited`.
+    """
+    if not active:
+        yield
+        return
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    _blas_saved.append(max(counts, default=1))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        _blas_saved.pop()
+
+
+@contextlib.contextmanager
+def blas_unlimited() -> Iterator[None]:
+    """Inside :func:`blas_for_kernels`, give BLAS back the threads it had (for
+    GEMM-heavy work); elsewhere nothing changes."""
+    if not _blas_saved or _blas_saved[-1] <= 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=_blas_saved[-1], user_api="blas"):
+        yield

@@ -12,10 +12,15 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from softmax._kernels import threads_for
+from softmax._kernels import (
+    blas_for_kernels,
+    fused_multinomial,
+    fused_multinomial_csr,
+    threads_for,
+)
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
-from softmax.objective import Objective
+from softmax.objective import Multinomial, Objective
 from softmax.objective._newton_model import newton_model_solver
 from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
@@ -199,7 +204,7 @@ def run_solver(
         return diverging[0]  # True stops the solver
 
     impl = get_solver(solver_name) if solver_impl is None else solver_impl
-    with threads_for(n_samples * objective.n_params):
+    with threads_for(n_samples * objective.n_params), blas_for_kernels(_kernel_passes(objective)):
         result = impl(
             guarded_value_and_grad,
             w0,
@@ -211,6 +216,17 @@ def run_solver(
             **extra,
         )
     return result, solver_name, diverging[0]
+
+
+def _kernel_passes(objective: Any) -> bool:
+    """Whether the numba kernels, not BLAS, carry the passes over ``objective``'s
+    data: CSR data (every data fit's logits), or dense data the fused
+    multinomial pass takes."""
+    X = getattr(objective, "X", None)
+    if fused_multinomial_csr(X) is not None:
+        return True
+    datafit = getattr(objective, "datafit", None)
+    return isinstance(datafit, Multinomial) and fused_multinomial(X, datafit.n_classes) is not None
 
 
 def warn_fit_outcome(

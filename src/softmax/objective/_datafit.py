@@ -39,7 +39,9 @@ from softmax._kernels import (
     FUSED_BLOCK_ROWS,
     FUSED_PARTS,
     csr_matmat,
+    csr_parts,
     fused_multinomial,
+    fused_multinomial_csr,
 )
 from softmax.special import log_sigmoid, log_softmax, sigmoid
 
@@ -108,9 +110,20 @@ class Multinomial:
         """Weighted loss sum, its gradient (flat), and the probabilities (for hessp).
 
         Dense data with few classes takes the fused row pass of
-        :mod:`softmax._kernels._numba_linear` (one pass over ``X``, float64
-        arithmetic); the NumPy code below is the reference it is tested against.
+        :mod:`softmax._kernels._numba_linear`, CSR data that of
+        :mod:`softmax._kernels._numba_sparse` (one pass over ``X``, float64
+        arithmetic); the NumPy code below is the reference they are tested against.
         """
+        csr = fused_multinomial_csr(X)
+        if csr is not None:
+            Wt, b = self._coef_and_intercept(w, X.shape[1], transpose=True)
+            P = np.empty((X.shape[0], self.n_classes))
+            loss, Gt, g_b = csr.csr_multinomial_value_grad(
+                X.indptr, X.indices, X.data, _as_index(labels), _as_weight(sample_weight),
+                Wt, b, FUSED_BLOCK_ROWS, csr_parts(X.shape[1], self.n_classes), P,
+            )  # fmt: skip
+            g_b = g_b.sum(axis=0) if self.fit_intercept else None
+            return float(loss.sum()), _pack(Gt.sum(axis=0).T, g_b), P
         fused = fused_multinomial(X, self.n_classes)
         if fused is not None:
             W, b = self._coef_and_intercept(w, X.shape[1])
@@ -136,8 +149,17 @@ class Multinomial:
         self, v: np.ndarray, X: Any, proba: np.ndarray, sample_weight: np.ndarray
     ) -> np.ndarray:
         """Hessian-vector product at the point where ``proba`` was computed."""
+        kernels_apply = proba.dtype == np.float64 and proba.flags.c_contiguous
+        csr = fused_multinomial_csr(X)
+        if csr is not None and kernels_apply:
+            Vt, v_b = self._coef_and_intercept(v, X.shape[1], transpose=True)
+            HVt, h_b = csr.csr_multinomial_hessp(
+                X.indptr, X.indices, X.data, _as_weight(sample_weight), proba, Vt, v_b,
+                FUSED_BLOCK_ROWS, csr_parts(X.shape[1], self.n_classes),
+            )  # fmt: skip
+            return _pack(HVt.sum(axis=0).T, h_b.sum(axis=0) if self.fit_intercept else None)
         fused = fused_multinomial(X, self.n_classes)
-        if fused is not None and proba.dtype == np.float64 and proba.flags.c_contiguous:
+        if fused is not None and kernels_apply:
             V, v_b = self._coef_and_intercept(v, X.shape[1])
             HV, h_b = fused.multinomial_hessp(
                 X, _as_weight(sample_weight), proba, V, v_b, FUSED_BLOCK_ROWS, FUSED_PARTS
@@ -156,14 +178,18 @@ class Multinomial:
     def compute_dtype(self, X: Any) -> np.dtype:
         """The dtype the evaluations on ``X`` are accurate to: float64 where the
         fused pass runs (float64 arithmetic for float32 data), ``X``'s otherwise."""
-        if fused_multinomial(X, self.n_classes) is not None:
+        if fused_multinomial(X, self.n_classes) is not None or fused_multinomial_csr(X) is not None:
             return np.dtype(np.float64)
         return np.dtype(X.dtype)
 
-    def _coef_and_intercept(self, w: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-        """Contiguous float64 ``(W, b)`` for the fused kernels (``b`` zeros without intercept)."""
+    def _coef_and_intercept(
+        self, w: np.ndarray, n_features: int, transpose: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous float64 ``(W, b)`` for the fused kernels (``b`` zeros without
+        intercept); ``W.T`` (features by classes) for the CSR ones."""
         W, b = unpack(w, self.n_classes, n_features, self.fit_intercept)
         b = np.zeros(self.n_classes) if b is None else b
+        W = W.T if transpose else W
         return np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
 
     def hessian(self, X: Any, proba: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:

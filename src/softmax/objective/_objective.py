@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from softmax._kernels import blas_unlimited
 from softmax.backends import row_blocks
 from softmax.objective._datafit import unpack
 from softmax.objective._penalties import L2, NoPenalty
@@ -184,7 +185,8 @@ class Objective:
         """
         w_orig = self.to_original(np.asarray(w, dtype=np.float64))
         self._evaluated_at(w_orig)
-        H = self._sum_hessian() / self.total_weight
+        with blas_unlimited():  # GEMMs: BLAS gets its threads back during a fit
+            H = self._sum_hessian() / self.total_weight
         self._add_penalty_hessian(H, self._coef(w_orig))
         if self.standardization is not None:
             # T^T (H T) = ((H T)^T T)^T, each product O(n_params^2) by T's structure.
