@@ -242,3 +242,100 @@ def test_csr_dispatch_and_parts():
     assert _kernels.csr_parts(50, 3) == _kernels.CSR_MAX_PARTS
     assert _kernels.csr_parts(50_000, 20) == _kernels.CSR_PARTIAL_ELEMENTS // 1_000_000
     assert _kernels.csr_parts(10**7, 100) == _kernels.CSR_MIN_PARTS
+
+
+# --------------------------------------------------------------------------- #
+# CSR data in column tiles (``_numba_csr_tiles``)
+# --------------------------------------------------------------------------- #
+def _tiles(monkeypatch, X, k, width=5):
+    """``X`` in tiles at most ``width`` columns wide (the default would be one tile)."""
+    monkeypatch.setattr(_kernels, "CSR_TILE_BYTES", 8 * k * width)
+    monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 4)
+    tiles = _kernels.csr_tiles(X, k)
+    assert tiles is not None
+    return tiles
+
+
+@pytest.mark.parametrize("k", [2, 3, 20])
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiled_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, dtype):
+    X, labels, sw = _csr_problem(rng, k, dtype=dtype, density=0.5)
+    tiles = _tiles(monkeypatch, X, k)
+    starts = tiles[1][3]
+    assert len(starts) - 1 >= X.shape[1] // 5  # several tiles, some narrower than 5
+    fit = Multinomial(k, intercept)
+    n_params = k * X.shape[1] + (k if intercept else 0)
+    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
+
+    value, grad, P = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
+    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5  # float32: the reference's logits are float32
+    np.testing.assert_allclose(value, ref_value, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
+    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
+    hv = fit.hessp(v, X, P, sw, tiles=tiles)
+    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
+    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+
+
+def test_tiled_result_does_not_depend_on_the_thread_count(rng, monkeypatch):
+    k = 5
+    X, labels, sw = _csr_problem(rng, k, density=0.5)
+    tiles = _tiles(monkeypatch, X, k)
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * (X.shape[1] + 1))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
+        hv_one = fit.hessp(w, X, one[2], sw, tiles=tiles)
+        numba.set_num_threads(before)
+        many = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
+        hv_many = fit.hessp(w, X, many[2], sw, tiles=tiles)
+    finally:
+        numba.set_num_threads(before)
+    assert one[0] == many[0]
+    np.testing.assert_array_equal(one[1], many[1])
+    np.testing.assert_array_equal(hv_one, hv_many)
+
+
+def test_tile_bounds_respect_width_and_share_of_values(rng):
+    X, _, _ = _csr_problem(rng, 3, d=200)
+    X = X[:, np.argsort(-np.bincount(X.indices, minlength=200))]  # frequent columns first
+    X = sp.csr_matrix(X)
+    impl = _kernels._tiles.get()
+    starts = impl.tile_bounds(X.indices, X.shape[1], 16, X.nnz // 32)
+    widths = np.diff(starts)
+    assert starts[0] == 0 and starts[-1] == X.shape[1] and widths.min() >= 1
+    assert widths.max() <= 16
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    per_tile = np.add.reduceat(counts, starts[:-1])
+    # A tile holds at most its share of the values unless it is a single column.
+    assert np.all((per_tile <= X.nnz // 32) | (widths == 1))
+    # The tiled copy lists every stored value once, row by row within a tile.
+    ptr, col, val = impl.build_tiles(X.indptr, X.indices, X.data, starts)
+    assert ptr[0, 0] == 0 and ptr[-1, -1] == X.nnz
+    rebuilt = sp.csr_matrix(X.shape)
+    for t in range(len(starts) - 1):
+        tile = sp.csr_matrix((val[ptr[t, 0] : ptr[t, -1]], col[ptr[t, 0] : ptr[t, -1]] + starts[t],
+                              ptr[t] - ptr[t, 0]), shape=X.shape)  # fmt: skip
+        rebuilt = rebuilt + tile
+    np.testing.assert_array_equal(rebuilt.toarray(), X.toarray())
+
+
+def test_objective_builds_tiles_once_for_csr_multinomial(rng, monkeypatch):
+    from softmax.objective import Binomial, Objective
+    from softmax.objective._penalties import L2
+
+    X, labels, sw = _csr_problem(rng, 3, density=0.5)
+    monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 4)
+    objective = Objective(Multinomial(3), L2(1.0), X, labels, sw)
+    extras = objective._block_extras()
+    assert all("tiles" in e for e in extras)
+    assert objective._block_extras() is extras
+    binomial = Objective(Binomial(), L2(1.0), X, labels % 2, sw)
+    assert binomial._block_extras() == [{}]
+    # Tiles whose row pointers outweigh X itself are declined (the passes then run untiled).
+    monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 64)
+    assert _kernels.csr_tiles(X, 3) is None

@@ -41,6 +41,7 @@ __all__ = [
     "coordinate_descent_kernels",
     "csr_matmat",
     "csr_parts",
+    "csr_tiles",
     "fused_multinomial",
     "fused_multinomial_csr",
     "log_softmax",
@@ -107,6 +108,7 @@ _picked = _LazyModule("_numba", _compile_picked)
 _linear = _LazyModule("_numba_linear")
 _cd = _LazyModule("_numba_cd")
 _sparse = _LazyModule("_numba_sparse")
+_tiles = _LazyModule("_numba_csr_tiles")
 
 
 def available() -> bool:
@@ -253,6 +255,36 @@ def fused_multinomial_csr(X: Any) -> Any:
     if X.nnz < MIN_SIZE or X.shape[1] == 0:
         return None
     return _sparse.get()
+
+
+#: Coefficients per column tile of CSR data (``tile width * K`` float64 values):
+#: a core's L2 cache, where the tile's coefficient and gradient rows stay while
+#: every row's values in the tile are visited (``_numba_csr_tiles``).
+CSR_TILE_BYTES = 2**18
+#: Fewest tiles the stored values are spread over (frequent features in several
+#: tiles, so that threads owning tiles share the work evenly).
+CSR_MIN_TILES = 32
+
+
+def csr_tiles(X: Any, n_classes: int) -> tuple[Any, Any] | None:
+    """``(module, tiles)``: ``X`` cut into column tiles for the tiled multinomial
+    passes of ``_numba_csr_tiles`` (a copy of its stored values, made once per
+    fit), or None where they do not apply (see :func:`fused_multinomial_csr`) or
+    the tiles' row pointers would take more memory than ``X`` itself."""
+    if fused_multinomial_csr(X) is None:
+        return None
+    impl = _tiles.get()
+    if impl is None:
+        return None
+    n_features = X.shape[1]
+    max_width = max(1, CSR_TILE_BYTES // (8 * n_classes))
+    max_nnz = max(1, -(-X.nnz // CSR_MIN_TILES))
+    starts = impl.tile_bounds(X.indices, n_features, max_width, max_nnz)
+    n_tiles = starts.shape[0] - 1
+    if n_tiles * (X.shape[0] + 1) * 8 > X.data.nbytes + X.indices.nbytes:
+        return None
+    ptr, col, val = impl.build_tiles(X.indptr, X.indices, X.data, starts)
+    return impl, (ptr, col, val, starts)
 
 
 # --------------------------------------------------------------------------- #

@@ -105,15 +105,31 @@ class Multinomial:
         return log_proba, np.exp(log_proba)
 
     def value_and_grad(
-        self, w: np.ndarray, X: Any, labels: np.ndarray, sample_weight: np.ndarray
+        self,
+        w: np.ndarray,
+        X: Any,
+        labels: np.ndarray,
+        sample_weight: np.ndarray,
+        tiles: Any = None,
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Weighted loss sum, its gradient (flat), and the probabilities (for hessp).
 
         Dense data with few classes takes the fused row pass of
         :mod:`softmax._kernels._numba_linear`, CSR data that of
-        :mod:`softmax._kernels._numba_sparse` (one pass over ``X``, float64
-        arithmetic); the NumPy code below is the reference they are tested against.
+        :mod:`softmax._kernels._numba_sparse`, or with ``tiles`` (from
+        :func:`softmax._kernels.csr_tiles` on this ``X``) the tiled passes of
+        :mod:`softmax._kernels._numba_csr_tiles` (float64 arithmetic); the
+        NumPy code below is the reference they are tested against.
         """
+        if tiles is not None:
+            impl, data = tiles
+            Wt, b = self._coef_and_intercept(w, X.shape[1], transpose=True)
+            P = np.empty((X.shape[0], self.n_classes))
+            loss, Gt, g_b = impl.tiled_value_grad(
+                data, _as_index(labels), _as_weight(sample_weight), Wt, b,
+                FUSED_BLOCK_ROWS, FUSED_PARTS, P,
+            )  # fmt: skip
+            return loss, _pack(Gt.T, g_b if self.fit_intercept else None), P
         csr = fused_multinomial_csr(X)
         if csr is not None:
             Wt, b = self._coef_and_intercept(w, X.shape[1], transpose=True)
@@ -146,10 +162,22 @@ class Multinomial:
         return value, _pack(G, g_b), proba
 
     def hessp(
-        self, v: np.ndarray, X: Any, proba: np.ndarray, sample_weight: np.ndarray
+        self,
+        v: np.ndarray,
+        X: Any,
+        proba: np.ndarray,
+        sample_weight: np.ndarray,
+        tiles: Any = None,
     ) -> np.ndarray:
         """Hessian-vector product at the point where ``proba`` was computed."""
         kernels_apply = proba.dtype == np.float64 and proba.flags.c_contiguous
+        if tiles is not None and kernels_apply:
+            impl, data = tiles
+            Vt, v_b = self._coef_and_intercept(v, X.shape[1], transpose=True)
+            HVt, h_b = impl.tiled_hessp(
+                data, _as_weight(sample_weight), proba, Vt, v_b, FUSED_BLOCK_ROWS, FUSED_PARTS
+            )
+            return _pack(HVt.T, h_b if self.fit_intercept else None)
         csr = fused_multinomial_csr(X)
         if csr is not None and kernels_apply:
             Vt, v_b = self._coef_and_intercept(v, X.shape[1], transpose=True)

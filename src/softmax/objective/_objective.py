@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from softmax._kernels import blas_unlimited
+from softmax._kernels import blas_unlimited, csr_tiles
 from softmax.backends import row_blocks
-from softmax.objective._datafit import unpack
+from softmax.objective._datafit import Multinomial, unpack
 from softmax.objective._penalties import L2, NoPenalty
 from softmax.objective._standardize import Standardization
 
@@ -65,6 +65,7 @@ class Objective:
         self.blocks = list(row_blocks(X.shape[0], self.datafit.n_rows, block_rows))
         self._cache_key: np.ndarray | None = None
         self._cache_proba: Any = []
+        self._extras: list[dict[str, Any]] | None = None
         self.n_evaluations = 0
         self.n_hessp = 0
 
@@ -101,15 +102,28 @@ class Objective:
             return _csr_rows(X, rows.start, rows.stop)
         return X[rows]
 
+    def _block_extras(self) -> list[dict[str, Any]]:
+        """Per block, what the data fit takes besides the rows: CSR data cut into
+        column tiles for the multinomial passes (:func:`softmax._kernels.csr_tiles`),
+        made at the first evaluation and kept for the objective's lifetime."""
+        if self._extras is None:
+            self._extras = [{} for _ in self.blocks]
+            if isinstance(self.datafit, Multinomial):
+                for extra, rows in zip(self._extras, self.blocks, strict=True):
+                    tiles = csr_tiles(self._X(rows), self.datafit.n_classes)
+                    if tiles is not None:
+                        extra["tiles"] = tiles
+        return self._extras
+
     # The three sums over blocks of rows: the only place the data is touched.
     # The chunked and Dask objectives (softmax.backends) override these alone.
     def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
         """Weighted loss sum, gradient sum and per-block cache (probabilities) at ``w``."""
         value, grad = 0.0, np.zeros(self.n_params)
         probas = []
-        for rows in self.blocks:
+        for rows, extra in zip(self.blocks, self._block_extras(), strict=True):
             v, g, p = self.datafit.value_and_grad(
-                w, self._X(rows), self.labels[rows], self.sample_weight[rows]
+                w, self._X(rows), self.labels[rows], self.sample_weight[rows], **extra
             )
             value += v
             grad += g
@@ -119,8 +133,10 @@ class Objective:
     def _sum_hessp(self, v: np.ndarray) -> np.ndarray:
         """Sum of the blocks' Hessian-vector products at the cached point."""
         out = np.zeros(self.n_params)
-        for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            out += self.datafit.hessp(v, self._X(rows), proba, self.sample_weight[rows])
+        for rows, proba, extra in zip(
+            self.blocks, self._cache_proba, self._block_extras(), strict=True
+        ):
+            out += self.datafit.hessp(v, self._X(rows), proba, self.sample_weight[rows], **extra)
         return out
 
     def _sum_hessian(self) -> np.ndarray:
