@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from softmax.objective import L2, Binomial, Multinomial, NoPenalty, Objective, Standardization
+from softmax.objective import (
+    L2,
+    Binomial,
+    Multinomial,
+    NoPenalty,
+    Objective,
+    Standardization,
+    initial_curvature,
+)
 
 
 def _problem(rng, n=60, d=5, k=4, sparse=False, scale=True):
@@ -121,6 +129,32 @@ def test_scale_equalises_the_penalised_curvature():
     var = X.var(axis=0)
     np.testing.assert_allclose(s.scale, np.sqrt(var + 0.04))
     assert s.scale[1] > 0.2  # plain standardisation would give 0.055
+
+
+def test_scale_balances_the_penalty_against_the_given_curvature():
+    X = np.zeros((1000, 2))
+    X[:, 0] = np.random.default_rng(0).standard_normal(1000)
+    X[:3, 1] = 1.0
+    s = Standardization.from_data(X, 3, True, l2_strength=0.01, curvature=0.05)
+    np.testing.assert_allclose(s.scale, np.sqrt(X.var(axis=0) + 0.01 / 0.05))
+
+
+def test_initial_curvature_is_the_mean_hessian_diagonal_at_the_priors(rng):
+    """Against the Hessian's diagonal itself: one feature, all ones (variance of the
+    intercept column), intercepts at the log-priors, no penalty."""
+    for n_classes, weights in [(2, [30.0, 10.0]), (3, [1.0, 1.0, 1.0]), (5, [5, 1, 1, 2, 9])]:
+        weights = np.asarray(weights, dtype=np.float64)
+        labels = np.repeat(np.arange(n_classes), 3)
+        sw = np.repeat(weights, 3) / 3
+        datafit = Binomial() if n_classes == 2 else Multinomial(n_classes)
+        obj = Objective(datafit, NoPenalty(), np.ones((labels.size, 1)), labels, sw)
+        prior = weights / weights.sum()
+        b = np.log(prior[1] / prior[0]) if n_classes == 2 else np.log(prior)
+        w = np.concatenate([np.zeros(datafit.n_rows), np.atleast_1d(b)])
+        diag = np.diag(obj.hessian(w))[: datafit.n_rows]  # the coefficients of the feature
+        assert initial_curvature(weights) == pytest.approx(diag.mean(), rel=1e-12)
+    assert initial_curvature(np.array([1.0, 1.0])) == 0.25  # the bound, reached
+    assert initial_curvature(np.array([1.0, 0.0, 0.0])) == 1e-6  # floored
 
 
 def test_blocks_do_not_change_the_sums(rng):

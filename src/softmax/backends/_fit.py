@@ -17,6 +17,7 @@ from softmax.objective import (
     Multinomial,
     Objective,
     Standardization,
+    initial_curvature,
 )
 
 __all__ = ["ChunkedObjective", "fit_chunked"]
@@ -113,7 +114,12 @@ def fit_chunked(
     )
     penalty, _ = kind.terms(1.0 / (check_C(est.C) * total))
     scaling = Standardization.from_moments(
-        stats.mean, stats.var, datafit.n_rows, est.fit_intercept, getattr(penalty, "alpha", 0.0)
+        stats.mean,
+        stats.var,
+        datafit.n_rows,
+        est.fit_intercept,
+        getattr(penalty, "alpha", 0.0),
+        initial_curvature(cw * stats.weights),
     )
     objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
 

@@ -25,7 +25,7 @@ from softmax.estimators._validation import (
     check_finite_features,
     check_sample_weight,
 )
-from softmax.objective import MultiLabel, Objective, Standardization, unpack
+from softmax.objective import MultiLabel, Objective, Standardization, initial_curvature, unpack
 from softmax.special import log_sigmoid, sigmoid
 
 __all__ = ["MultiLabelLogisticRegression"]
@@ -352,8 +352,10 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
         datafit = MultiLabel(n_labels, self.fit_intercept, None if np.all(pw == 1) else pw)
         total = float(sw.sum())
         penalty, _ = kind.terms(1.0 / (check_C(self.C) * total))
+        positive = sw @ Y  # each label's weight of positives
+        curvature = np.mean([initial_curvature(np.array([total - p, p])) for p in positive])
         scaling = Standardization.from_data(
-            X, n_labels, self.fit_intercept, getattr(penalty, "alpha", 0.0)
+            X, n_labels, self.fit_intercept, getattr(penalty, "alpha", 0.0), float(curvature)
         )
         targets = np.ascontiguousarray(Y, dtype=X.dtype)
         objective = Objective(datafit, penalty, X, targets, sw, scaling)

@@ -35,6 +35,7 @@ from softmax.objective import (
     Objective,
     ProxTerm,
     Standardization,
+    initial_curvature,
     unpack,
 )
 from softmax.special import log_sigmoid, log_softmax, sigmoid, softmax
@@ -296,7 +297,11 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         total = float(sw.sum())
         penalty, nonsmooth = kind.terms(1.0 / (check_C(self.C) * total))
         scaling = Standardization.from_data(
-            X, datafit.n_rows, self.fit_intercept, getattr(penalty, "alpha", 0.0)
+            X,
+            datafit.n_rows,
+            self.fit_intercept,
+            getattr(penalty, "alpha", 0.0),
+            initial_curvature(np.bincount(labels, weights=sw, minlength=n_classes)),
         )
         objective = Objective(datafit, penalty, X, labels, sw, scaling)
         prox = (

@@ -15,7 +15,7 @@ from softmax.objective._penalties import (
     GroupL1,
     NoPenalty,
 )
-from softmax.objective._standardize import Standardization
+from softmax.objective._standardize import Standardization, initial_curvature
 
 __all__ = [
     "L1",
@@ -30,5 +30,6 @@ __all__ = [
     "Objective",
     "ProxTerm",
     "Standardization",
+    "initial_curvature",
     "unpack",
 ]
