@@ -29,3 +29,29 @@ def test_kernel_passes_follow_the_kernels_dispatch():
     assert not _kernel_passes(_objective(Binomial(), dense))
     assert not _kernel_passes(_objective(Multinomial(_kernels.MAX_FUSED_CLASSES + 1), dense))
     assert not _kernel_passes(_objective(Multinomial(3), dense[:10]))
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_params", "work", "expected"),
+    [
+        (1_797, 650, None, "newton-cholesky"),  # digits: the Hessian is cheap
+        (500_000, 385, None, "newton-cg"),  # W5: a subsample preconditions CG
+        (200_000, 2_010, None, "lbfgs"),  # W2: fewer passes than plain Newton-CG
+        (50_000, 513_000, None, "lbfgs"),  # W3: an evaluation dwarfs L-BFGS's own work
+        (100_000, 1_000_020, 6.1e6 * 20, "newton-cg"),  # W4: L-BFGS-B's work rivals a pass
+    ],
+)
+def test_auto_solver(n_samples, n_params, work, expected):
+    from softmax.estimators._fitting import auto_solver
+
+    assert auto_solver(n_samples, n_params, True, work) == expected
+    assert auto_solver(n_samples, n_params, False, work) == "prox-newton"
+
+
+def test_work_per_pass_counts_stored_values_of_sparse_data():
+    from softmax.estimators._fitting import work_per_pass
+
+    csr = sp.random(1000, 50, density=0.1, format="csr", random_state=0)
+    assert work_per_pass(_objective(Multinomial(3), csr), 1000) == csr.nnz * 3
+    dense = csr.toarray()
+    assert work_per_pass(_objective(Multinomial(3), dense), 1000) == 1000 * 153

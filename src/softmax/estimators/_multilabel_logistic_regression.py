@@ -130,7 +130,7 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
     solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky"}, default="auto"
         As in :class:`~softmax.SoftmaxRegression`, except that ``"auto"``
         never picks L-BFGS: it takes Newton-Cholesky for tiny problems and
-        trust-region Newton-CG otherwise, however many parameters.  The
+        Newton-CG otherwise, however many parameters.  The
         Hessian is block diagonal (one logistic problem per label), which keeps
         the CG steps short; measured on 5000 x 20000 sparse tf-idf rows with
         50 labels (1M parameters) at the default ``tol``, Newton-CG took about

@@ -84,14 +84,16 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         Weights multiplying the sample weights of each class.
     solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky", "prox-newton", "fista"}, \
             default="auto"
-        ``"newton-cg"`` is a trust-region Newton method with exact
-        Hessian-vector products; ``"newton-cholesky"`` forms the full Hessian
+        ``"newton-cg"`` is a truncated Newton method (conjugate gradients on
+        exact Hessian-vector products, a line search); ``"newton-cholesky"`` forms the full Hessian
         (only for few parameters); ``"lbfgs"`` is limited-memory BFGS.
         ``"prox-newton"`` (proximal Newton) and ``"fista"`` (accelerated
         proximal gradient) are the solvers for the non-smooth (L1 and group)
         penalties, whose zeros they make exact.  ``"auto"`` picks proximal
         Newton for those; otherwise Newton-Cholesky for tiny problems,
-        Newton-CG up to 20 000 parameters and L-BFGS beyond.
+        Newton-CG where a subsample of rows preconditions it (many rows, few
+        parameters) or where L-BFGS's own work per iteration rivals a pass over
+        the data (sparse data with many features), L-BFGS elsewhere.
     tol : float, default=1e-8
         Stop when the max-norm of the gradient of the penalised *mean* loss
         (for the non-smooth penalties: of its least-norm subgradient, the KKT

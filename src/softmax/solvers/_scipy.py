@@ -1,4 +1,4 @@
-"""Quasi-Newton and Newton solvers on top of ``scipy.optimize``.
+"""L-BFGS on top of ``scipy.optimize``, and the stopping rule every solver shares.
 
 Solvers see only callables: ``value_and_grad(w) -> (f, g)`` and
 ``hessp(w, v) -> H v`` (SciPy's conventions), never the data.
@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 
 from softmax.solvers._result import SolverResult
 
-__all__ = ["lbfgs", "trust_ncg"]
+__all__ = ["lbfgs"]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -144,38 +144,3 @@ def lbfgs(
     )
     stalled = "REDUCTION OF F" in str(res.message) or "ABNORMAL" in str(res.message)
     return mon.result(res.x, int(res.nit), str(res.message), stalled)
-
-
-def trust_ncg(
-    value_and_grad: ValueAndGrad,
-    x0: np.ndarray,
-    *,
-    hessp: Hessp | None = None,
-    hessian: Any = None,
-    tol: float = 1e-8,
-    max_iter: int = 1000,
-    callback: Any = None,
-    precision: float = EPS,
-) -> SolverResult:
-    """Trust-region Newton-CG (Steihaug-Toint truncated CG, SciPy's ``trust-ncg``).
-
-    Needs the exact ``hessp`` (``hessian`` is accepted and ignored); converges
-    quadratically near the optimum, so a tight tolerance costs only an iteration
-    or two more than a loose one.
-    """
-    if hessp is None:
-        raise ValueError("trust_ncg needs hessp, the Hessian-vector product")
-    mon = _Monitor(value_and_grad, tol, callback, precision)
-    f0, _ = mon.evaluate(np.asarray(x0, dtype=np.float64))
-    mon.history.append(f0)
-    res = minimize(
-        mon.value,
-        x0,
-        method="trust-ncg",
-        jac=mon.grad,
-        hessp=hessp,
-        callback=mon.on_iteration,
-        options={"maxiter": max_iter, "gtol": 0.0},
-    )
-    # status 2: the quadratic model no longer predicts a decrease (precision loss).
-    return mon.result(res.x, int(res.nit), str(res.message), stalled=res.status == 2)
