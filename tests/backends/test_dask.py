@@ -85,6 +85,29 @@ def test_objective_gradient_hessp_equal_in_memory(rng, n_chunks, sparse):
     np.testing.assert_allclose(H1, H0, rtol=1e-12, atol=1e-12 * np.abs(H0).max())
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_subsample_hessian_is_the_in_memory_one_on_every_kth_row(rng, sparse):
+    """Newton-CG's preconditioner on Dask: the Hessian of every k-th row of each
+    chunk (computed on the workers) against the in-memory objective on those rows."""
+    X, y = _data(rng, sparse=sparse)
+    sw = rng.uniform(0.5, 2.0, size=y.shape[0])
+    datafit, penalty = Multinomial(3), L2(alpha=0.01)
+    Xin = sp.csr_matrix(X) if sparse else X
+    scaling = Standardization.from_data(Xin, 3, True, penalty.alpha)
+    n_chunks, step = 3, 240 // 60
+    Xd, yd = _chunked(X, y, n_chunks, sparse)
+    ex = DaskExecutor(Xd, yd, sw)
+    ex.encode(ex.stats().classes, np.ones(3), False)
+    obj = ChunkedObjective(datafit, penalty, ex, N_FEATURES, float(sw.sum()), scaling, 240)
+    sub = obj.subsample(60)
+    rows = np.concatenate([np.arange(c * 80, (c + 1) * 80)[::step] for c in range(n_chunks)])
+    ref = Objective(datafit, penalty, Xin[rows], y[rows], sw[rows], scaling)
+    assert sub.total_weight == pytest.approx(ref.total_weight, rel=1e-14)
+    w = rng.normal(size=ref.n_params)
+    H0, H1 = ref.hessian(w), sub.hessian(w)
+    np.testing.assert_allclose(H1, H0, rtol=1e-12, atol=1e-12 * np.abs(H0).max())
+
+
 def test_gradient_matches_finite_differences(rng):
     X, y = _data(rng)
     Xd, yd = _chunked(X, y, 3, False)

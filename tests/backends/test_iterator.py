@@ -115,3 +115,23 @@ def test_chunk_source_errors(rng):
     Xbad[40, 2] = np.inf
     with pytest.raises(ValueError, match="inf in column 2"):
         SoftmaxRegression().fit(Chunks.from_arrays(Xbad, y, chunk_rows=20))
+
+
+def test_subsample_hessian_is_the_in_memory_one_on_every_kth_row(rng):
+    from softmax.backends._fit import ChunkedObjective
+    from softmax.backends._iterator import IteratorExecutor
+    from softmax.objective import L2, Multinomial, Objective, Standardization
+
+    X, y = _data(rng)
+    sw = rng.uniform(0.5, 1.5, size=y.shape[0])
+    ex = IteratorExecutor(Chunks.from_arrays(X, y, sw, chunk_rows=70))
+    ex.encode(ex.stats().classes, np.ones(3), False)
+    scaling = Standardization.from_data(X, 3, True, 0.01)
+    obj = ChunkedObjective(Multinomial(3), L2(0.01), ex, 5, float(sw.sum()), scaling, 300)
+    sub = obj.subsample(100)  # every 3rd row of each chunk of 70
+    rows = np.concatenate([np.arange(lo, min(lo + 70, 300))[::3] for lo in range(0, 300, 70)])
+    ref = Objective(Multinomial(3), L2(0.01), X[rows], y[rows], sw[rows], scaling)
+    assert sub.total_weight == pytest.approx(ref.total_weight, rel=1e-14)
+    w = rng.normal(size=ref.n_params)
+    H0, H1 = ref.hessian(w), sub.hessian(w)
+    np.testing.assert_allclose(H1, H0, rtol=1e-12, atol=1e-12 * np.abs(H0).max())

@@ -67,6 +67,14 @@ def as_float_chunk(X: Any) -> Any:
     return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
 
 
+def every_kth_row(chunk: tuple[Any, np.ndarray, np.ndarray], step: int) -> tuple[Any, Any, Any]:
+    """Rows ``0, step, 2 step, ...`` of an encoded chunk ``(X, labels, sw)``, as
+    contiguous copies (a systematic sample for Newton-CG's preconditioner)."""
+    X, labels, sw = chunk
+    X = sp.csr_matrix(X[::step]) if sp.issparse(X) else np.ascontiguousarray(X[::step])
+    return X, np.ascontiguousarray(labels[::step]), np.ascontiguousarray(sw[::step])
+
+
 def chunk_value_and_grad(
     datafit: Any, w: np.ndarray, X: Any, labels: np.ndarray, sw: np.ndarray
 ) -> tuple[float, np.ndarray, list[np.ndarray]]:

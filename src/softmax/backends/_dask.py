@@ -24,6 +24,7 @@ scheduler.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from functools import partial
@@ -41,6 +42,7 @@ from softmax.backends._chunks import (
     chunk_value_and_grad,
     combine_stats,
     encode_chunk,
+    every_kth_row,
     max_true_log_proba_chunk,
     tree_reduce,
 )
@@ -247,6 +249,18 @@ class DaskExecutor:
         ]
         return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
 
+    def subsample(self, step: int) -> tuple[DaskExecutor, float]:
+        """An executor over every ``step``-th row of each encoded chunk, persisted on
+        the workers (never pulled to the client), and its total sample weight."""
+        import dask
+
+        sub = copy.copy(self)
+        parts = [dask.delayed(_every_kth_task, pure=True)(c, step) for c in self.chunks]
+        sub.chunks = list(dask.persist(*parts))
+        weights = [dask.delayed(_weight_task, pure=True)(c) for c in sub.chunks]
+        total = float(self._compute(tree_reduce(weights, dask.delayed(add_all, pure=True))))
+        return sub, total
+
     def max_true_log_proba(self, est: Any) -> float:
         import dask
 
@@ -277,6 +291,14 @@ def _hessp_task(datafit: Any, v: np.ndarray, chunk: tuple[Any, Any, Any], ev: An
 def _hessian_task(datafit: Any, chunk: tuple[Any, Any, Any], ev: Any, n_params: int):
     X, _, sw = chunk
     return chunk_hessian(datafit, X, ev[2], sw, n_params)
+
+
+def _every_kth_task(chunk: tuple[Any, Any, Any], step: int) -> tuple[Any, Any, Any]:
+    return every_kth_row(chunk, step)
+
+
+def _weight_task(chunk: tuple[Any, Any, Any]) -> float:
+    return float(np.sum(chunk[2], dtype=np.float64))
 
 
 def _max_log_p_task(est: Any, chunk: tuple[Any, Any, Any]) -> float:

@@ -42,11 +42,13 @@ class ChunkedObjective(Objective):
         n_features: int,
         total_weight: float,
         standardization: Standardization | None = None,
+        n_samples: int = 0,
     ) -> None:
         self.datafit, self.penalty = datafit, penalty
         self.executor = executor
         self.standardization = standardization
         self.n_features = n_features
+        self.n_samples = n_samples
         self.total_weight = float(total_weight)
         self._cache_key: np.ndarray | None = None
         self._cache_proba: Any = None
@@ -63,6 +65,24 @@ class ChunkedObjective(Objective):
     def _sum_hessian(self) -> np.ndarray:
         assert self._cache_key is not None
         return self.executor.hessian(self.datafit, self._cache_key, self._cache_proba)
+
+    def subsample(self, n_rows: int, seed: int = 0) -> ChunkedObjective:
+        """The same objective on about ``n_rows`` rows, for Newton-CG's preconditioner
+        (as :meth:`Objective.subsample`): every ``k``-th row of each chunk (a
+        systematic sample; ``seed`` is unused), held where the chunks are — on
+        the workers for Dask, in memory for a chunk iterator (``n_rows`` rows at
+        most, bounded by :func:`softmax.estimators._fitting.preconditioner_sample`)."""
+        step = max(1, self.n_samples // max(1, n_rows))
+        executor, total = self.executor.subsample(step)
+        return ChunkedObjective(
+            self.datafit,
+            self.penalty,
+            executor,
+            self.n_features,
+            total,
+            self.standardization,
+            -(-self.n_samples // step),
+        )
 
 
 # ---------------------------------------------------------------------- #
@@ -121,7 +141,7 @@ def fit_chunked(
         getattr(penalty, "alpha", 0.0),
         initial_curvature(cw * stats.weights),
     )
-    objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling)
+    objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling, stats.n)
 
     impl, ckpt = None, None
     if checkpoint is not None:

@@ -17,6 +17,7 @@ from softmax.backends._chunks import (
     chunk_value_and_grad,
     combine_stats,
     encode_chunk,
+    every_kth_row,
     max_true_log_proba_chunk,
 )
 
@@ -161,6 +162,7 @@ class IteratorExecutor:
     def __init__(self, source: Chunks) -> None:
         self.source = source
         self._encoding: tuple[np.ndarray, np.ndarray, bool] | None = None
+        self._encoded = False
 
     def stats(self) -> ChunkStats:
         out: ChunkStats | None = None
@@ -176,6 +178,9 @@ class IteratorExecutor:
         self._encoding = (classes, class_weight, binary)
 
     def _chunks(self) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
+        if self._encoded:  # a subsample: its chunks are encoded already
+            yield from self.source
+            return
         assert self._encoding is not None
         for X, y, sw in self.source:
             labels, s = encode_chunk(y, sw, *self._encoding)
@@ -202,6 +207,15 @@ class IteratorExecutor:
             _, _, probas = chunk_value_and_grad(datafit, w, X, labels, sw)
             H += chunk_hessian(datafit, X, probas, sw, w.shape[0])
         return H
+
+    def subsample(self, step: int) -> tuple[IteratorExecutor, float]:
+        """An executor over every ``step``-th row of each chunk, read in one pass and
+        kept in memory, and its total sample weight."""
+        rows = [every_kth_row(chunk, step) for chunk in self._chunks()]
+        sub = IteratorExecutor(Chunks(lambda: iter(rows)))
+        sub.dtype = self.dtype
+        sub._encoded = True
+        return sub, float(sum(np.sum(sw, dtype=np.float64) for _, _, sw in rows))
 
     def max_true_log_proba(self, est: Any) -> float:
         return max(

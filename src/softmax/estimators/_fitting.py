@@ -21,7 +21,7 @@ from softmax._kernels import (
 )
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
-from softmax.objective import Multinomial, Objective
+from softmax.objective import Multinomial
 from softmax.objective._newton_model import newton_model_solver
 from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
@@ -208,7 +208,7 @@ def run_solver(
             # An inner solver that knows the data, where one applies.
             extra["model_solver"] = newton_model_solver(objective, nonsmooth)
     sample_rows = preconditioner_sample(n_samples, objective.n_params)
-    if solver_name == "newton-cg" and sample_rows and type(objective) is Objective:
+    if solver_name == "newton-cg" and sample_rows and hasattr(objective, "subsample"):
         # Precondition CG by the Hessian of a subsample of rows (its weights
         # renormalised), formed again whenever CG needed many products.
         extra["approx_hessian"] = objective.subsample(sample_rows).hessian
