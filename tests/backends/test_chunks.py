@@ -49,3 +49,22 @@ def test_chunk_stats_equal_numpy(rng, sparse):
     np.testing.assert_array_equal(st.classes, classes)
     np.testing.assert_array_equal(st.counts, counts)
     np.testing.assert_allclose(st.weights, np.bincount(y, weights=sw), rtol=1e-13)
+
+
+def test_dense_chunks_come_out_aligned_and_contiguous():
+    """Arrays deserialised on a Dask worker can be unaligned; the fused kernels
+    need aligned C-contiguous chunks, so those are copied (and only those)."""
+    from softmax import _kernels
+    from softmax.backends._chunks import as_float_chunk
+
+    buf = np.zeros(8 * _kernels.MIN_SIZE * 2 + 1, np.uint8)
+    X = np.frombuffer(buf[1:].data, dtype=np.float64).reshape(-1, 4)
+    assert not X.flags.aligned
+    out = as_float_chunk(X)
+    assert out.flags.aligned and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, X)
+    if _kernels.fused_multinomial(np.zeros((X.shape[0], 4)), 3) is not None:
+        assert _kernels.fused_multinomial(out, 3) is not None
+    good = np.zeros((6, 4))
+    assert as_float_chunk(good) is good  # nothing copied
+    assert as_float_chunk(np.asfortranarray(good)).flags.c_contiguous

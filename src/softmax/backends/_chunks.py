@@ -57,14 +57,20 @@ FAN_IN = 4
 # per-chunk functions (run on workers for Dask; must stay picklable)
 # ---------------------------------------------------------------------- #
 def as_float_chunk(X: Any) -> Any:
-    """A chunk as float64/float32 ndarray or CSR (row slices of CSR are views)."""
+    """A chunk as float64/float32 ndarray or CSR (row slices of CSR are views).
+
+    Dense chunks are made C-contiguous and aligned, copying only where they are
+    not: arrays that reach a Dask worker through serialisation can sit at an
+    odd offset in their buffer (unaligned), which the fused kernels decline —
+    a chunk then took the NumPy path, 6x slower on W5 (226 ms against 38 ms)."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
         return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X chunks must be 2-D, got a chunk of shape {X.shape}")
-    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+    X = X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+    return np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def every_kth_row(chunk: tuple[Any, np.ndarray, np.ndarray], step: int) -> tuple[Any, Any, Any]:
