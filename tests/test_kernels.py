@@ -464,3 +464,24 @@ def test_blas_for_kernels_limits_and_blas_unlimited_restores():
                 assert _blas_threads() == 2
             assert _blas_threads() == 1
         assert _blas_threads() == 2
+
+
+def test_set_kernel_threads_is_per_thread_and_bounded():
+    numba = pytest.importorskip("numba")
+    import threading
+
+    seen = {}
+
+    def worker():
+        _kernels.set_kernel_threads(1)
+        seen["inside"] = numba.get_num_threads()
+        _kernels.set_kernel_threads(10**6)  # bounded by numba's pool
+        seen["bounded"] = numba.get_num_threads()
+
+    before = numba.get_num_threads()
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["inside"] == 1
+    assert seen["bounded"] == numba.config.NUMBA_NUM_THREADS
+    assert numba.get_num_threads() == before  # the calling thread is untouched

@@ -296,3 +296,18 @@ def test_classes_seen_in_only_some_chunks(rng):
     clf = SoftmaxRegression().fit(*_chunked(X, y, 8, False))
     assert list(clf.classes_) == ["ant", "bee", "cat"]
     np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
+
+
+def _kernel_threads_in_task():
+    import numba
+
+    from softmax.backends._dask import _worker_threads
+
+    _worker_threads()
+    return numba.get_num_threads()
+
+
+def test_kernels_use_as_many_threads_as_the_worker_has(cluster_client):
+    pytest.importorskip("numba")
+    # The fixture's workers have one thread each; numba's pool has as many as cores.
+    assert cluster_client.submit(_kernel_threads_in_task, pure=False).result() == 1

@@ -14,11 +14,13 @@ rest: :func:`softmax.cross_entropy`'s fused path for integer labels.
 
 ``fused_multinomial`` does the same for the fused data-fit passes of
 ``_numba_linear.py`` (the reference: :class:`softmax.objective.Multinomial`'s
-NumPy code), ``csr_matmat`` for the multithreaded CSR product of
-``_numba_sparse.py`` (the reference: SciPy's), ``coordinate_descent_kernels``
-for the proximal-Newton model's coordinate descent (``_numba_cd.py``, used by
-:mod:`softmax.objective._coordinate_descent`), and ``threads_for`` keeps small
-fits on one thread.
+NumPy code), ``fused_multinomial_csr`` and ``csr_tiles`` for their CSR
+twins (``_numba_sparse.py``, and ``_numba_csr_tiles.py`` on column tiles),
+``csr_matmat`` for the multithreaded CSR product of ``_numba_sparse.py`` (the
+reference: SciPy's), ``coordinate_descent_kernels`` for the proximal-Newton
+model's coordinate descent (``_numba_cd.py``, used by
+:mod:`softmax.objective._coordinate_descent`); ``threads_for`` keeps small fits
+on one thread and ``blas_for_kernels`` keeps BLAS off the cores the kernels use.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "fused_multinomial_csr",
     "log_softmax",
     "log_softmax_picked",
+    "set_kernel_threads",
     "softmax",
     "threads_for",
 ]
@@ -298,6 +301,16 @@ def csr_tiles(X: Any, n_classes: int) -> tuple[Any, Any] | None:
 #: 0.55 s on one thread and 1.3-1.7 s with two, although forming its Hessian
 #: is 7.6e8 multiply-adds — and 200k x 54 x 7 (7.7e7) is not.
 SINGLE_THREAD_WORK = 4_000_000
+
+
+def set_kernel_threads(n_threads: int) -> None:
+    """Run the numba kernels of the calling thread on at most ``n_threads`` threads
+    (numba's setting is per thread); nothing without numba."""
+    if _linear.get() is None:
+        return
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
 
 
 @contextlib.contextmanager

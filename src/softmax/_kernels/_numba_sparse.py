@@ -20,7 +20,9 @@ row's stored features into its logits, turns them into its loss, probabilities
 and residual ``r_i``, and scatters ``x_ij r_i`` into the gradient rows of the
 same features while they are in cache.  The coefficients are held as
 ``(n_features, K)`` (a feature's K values side by side, one cache line or
-three), and so are the partial gradients.
+three), and so are the partial gradients.  They run where the column-tiled
+passes of ``_numba_csr_tiles.py`` (faster, but their tiles are built once per
+objective) are not at hand: per-chunk evaluations of chunked and Dask fits.
 """
 
 from __future__ import annotations

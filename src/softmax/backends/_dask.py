@@ -274,7 +274,26 @@ def _encode_task(X: Any, y: Any, sw: Any, classes: Any, cw: Any, binary: bool, d
     return as_float_chunk(X).astype(dtype, copy=False), labels, s
 
 
+def _worker_threads() -> None:
+    """Give the numba kernels of this task as many threads as the Dask worker has.
+
+    numba starts as many threads as the machine has cores in every worker process
+    (Dask's nanny sets ``OMP_NUM_THREADS=1``, which numba does not read), so two
+    single-threaded workers on two cores ran four kernel threads.  The setting is
+    per thread, so it holds for this task's thread alone."""
+    try:
+        from distributed import get_worker
+
+        n_threads = int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return  # not on a distributed worker (the local schedulers)
+    from softmax._kernels import set_kernel_threads
+
+    set_kernel_threads(n_threads)
+
+
 def _vg_task(datafit: Any, w: np.ndarray, chunk: tuple[Any, Any, Any]):
+    _worker_threads()
     X, labels, sw = chunk
     return chunk_value_and_grad(datafit, w, X, labels, sw)
 
@@ -284,6 +303,7 @@ def _head(result: tuple[float, np.ndarray, Any]) -> tuple[float, np.ndarray]:
 
 
 def _hessp_task(datafit: Any, v: np.ndarray, chunk: tuple[Any, Any, Any], ev: Any):
+    _worker_threads()
     X, _, sw = chunk
     return chunk_hessp(datafit, v, X, ev[2], sw)
 
