@@ -221,3 +221,21 @@ def test_columns_is_the_objective_where_the_others_are_zero(rng, kind, sparse):
     np.testing.assert_allclose(sub.hessian(w[idx]), obj.hessian(w)[np.ix_(idx, idx)], atol=1e-12)
     np.testing.assert_allclose(obj.probabilities(w), sub.probabilities(w[idx]), atol=1e-14)
     assert obj.probabilities(w).shape == (obj.X.shape[0], K)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_transpose_product_is_r_transpose_x_over_blocks_and_tiles(rng, monkeypatch, sparse):
+    from softmax import _kernels
+
+    monkeypatch.setattr(_kernels, "CSR_TILE_BYTES", 8 * 3 * 4)  # tiles of 4 columns
+    monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 2)
+    X = rng.standard_normal((3000, 20))
+    X[rng.random(X.shape) < 0.5] = 0.0
+    Xin = sp.csr_matrix(X) if sparse else X
+    labels = rng.integers(0, 3, 3000)
+    obj = Objective(Multinomial(3), L2(0.1), Xin, labels, np.ones(3000), block_rows=1024)
+    assert len(obj.blocks) == 3
+    if sparse and _kernels.csr_tiles(Xin, 3) is not None:
+        assert all("tiles" in e for e in obj._block_extras())
+    R = rng.standard_normal((3000, 5))  # any width, not only the classes'
+    np.testing.assert_allclose(obj.transpose_product(R), R.T @ X, rtol=1e-12, atol=1e-12)

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from softmax._kernels import coordinate_descent_kernels
-from softmax.objective._datafit import Binomial, Multinomial, _transpose_product, unpack
+from softmax.objective._datafit import Binomial, Multinomial, unpack
 from softmax.objective._objective import Objective
 from softmax.objective._penalties import L1, L2, NoPenalty
 
@@ -109,8 +109,7 @@ class _CoordinateDescent:
     def _column_products(self, R: np.ndarray) -> np.ndarray:
         """``sum_i (x_ij - c_j) R_ik`` for every column, shape ``(K, p)``: the data
         part of the model's gradient, by the data fit's own product."""
-        X = self.objective.X
-        D = _transpose_product(X, R)
+        D = self.objective.transpose_product(R)
         if self.sparse:
             return D
         return D - np.outer(R.sum(axis=0), self.shift)

@@ -19,7 +19,7 @@ import numpy as np
 
 from softmax._kernels import blas_unlimited, csr_tiles
 from softmax.backends import row_blocks
-from softmax.objective._datafit import Multinomial, unpack
+from softmax.objective._datafit import Multinomial, _transpose_product, unpack
 from softmax.objective._penalties import L2, NoPenalty
 from softmax.objective._standardize import Standardization
 
@@ -145,6 +145,24 @@ class Objective:
         for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
             H += self.datafit.hessian(self._X(rows), proba, self.sample_weight[rows])
         return H
+
+    def transpose_product(self, R: np.ndarray) -> np.ndarray:
+        """``R.T @ X``, shape ``(R.shape[1], n_features)``, for ``R`` of shape
+        ``(n_samples, m)``, summed over the blocks: on CSR data cut into tiles
+        (see :meth:`_block_extras`) by the multithreaded tiled scatter, otherwise
+        by the data's own product (SciPy's, single-threaded, for sparse data)."""
+        out = np.zeros((R.shape[1], self.n_features))
+        for rows, extra in zip(self.blocks, self._block_extras(), strict=True):
+            tiles = extra.get("tiles")
+            if tiles is None:
+                out += _transpose_product(self._X(rows), R[rows])
+                continue
+            impl, (ptr, col, val, starts) = tiles
+            Gt = np.empty((self.n_features, R.shape[1]))
+            block = np.ascontiguousarray(R[rows], dtype=np.float64)
+            impl.tiled_scatter(ptr, col, val, starts, block, Gt)
+            out += Gt.T
+        return out
 
     def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
         """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty)."""
