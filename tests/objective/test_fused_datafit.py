@@ -39,46 +39,59 @@ def _reference(monkeypatch, fn, *args):
         return fn(*args)
 
 
+def _assert_equal_reference(monkeypatch, rng, fit, X, labels, sw, **extra):
+    """Value, gradient, probabilities and a Hessian-vector product of the kernels
+    (``extra``: their inputs, e.g. tiles) against the NumPy/SciPy reference at a
+    random point; returns ``(w, grad)``."""
+    n_params = fit.n_classes * X.shape[1] + (fit.n_classes if fit.fit_intercept else 0)
+    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
+    value, grad, P = fit.value_and_grad(w, X, labels, sw, **extra)
+    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
+    # float32 data: the reference computes the logits in float32, the fused
+    # passes in float64, so they agree to float32 rounding only.
+    rtol = 1e-12 if X.dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(value, ref_value, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
+    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
+    assert P.dtype == np.float64
+    hv = fit.hessp(v, X, P, sw, **extra)
+    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
+    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+    return w, grad
+
+
 @pytest.mark.parametrize("k", [2, 3, 7, 16])
 @pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, dtype):
     X, labels, sw = _problem(rng, k, dtype=dtype)
     assert _kernels.fused_multinomial(X, k) is not None
-    fit = Multinomial(k, intercept)
-    n_params = k * X.shape[1] + (k if intercept else 0)
-    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
-
-    value, grad, P = fit.value_and_grad(w, X, labels, sw)
-    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
-    # float32 data: the reference computes the logits in float32, the fused
-    # pass in float64, so they agree to float32 rounding only.
-    rtol = 1e-12 if dtype == np.float64 else 2e-5
-    np.testing.assert_allclose(value, ref_value, rtol=rtol)
-    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
-    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
-    assert P.dtype == np.float64
-
-    hv = fit.hessp(v, X, P, sw)
-    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
-    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+    _assert_equal_reference(monkeypatch, rng, Multinomial(k, intercept), X, labels, sw)
 
 
-def test_gradient_and_hessp_against_finite_differences(rng):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gradient_and_hessp_against_finite_differences(rng, sparse):
     k = 4
-    X, labels, sw = _problem(rng, k, d=3)
+    if sparse:
+        X, labels, sw = _csr_problem(rng, k, d=3, density=0.9)
+        assert _kernels.fused_multinomial_csr(X) is not None
+    else:
+        X, labels, sw = _problem(rng, k, d=3)
+        assert _kernels.fused_multinomial(X, k) is not None
     fit = Multinomial(k)
     w = rng.standard_normal(k * 4) * 0.3
     _, grad, P = fit.value_and_grad(w, X, labels, sw)
     h = 1e-6
-    fd = np.empty_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = h
-        fd[i] = (
-            fit.value_and_grad(w + e, X, labels, sw)[0]
-            - fit.value_and_grad(w - e, X, labels, sw)[0]
-        ) / (2 * h)
+    fd = np.array(
+        [
+            (
+                fit.value_and_grad(w + h * e, X, labels, sw)[0]
+                - fit.value_and_grad(w - h * e, X, labels, sw)[0]
+            )
+            / (2 * h)
+            for e in np.eye(w.size)
+        ]
+    )
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
     v = rng.standard_normal(w.size)
     slope = (
@@ -86,27 +99,32 @@ def test_gradient_and_hessp_against_finite_differences(rng):
         - fit.value_and_grad(w - h * v, X, labels, sw)[1]
     ) / (2 * h)
     hv = fit.hessp(v, X, P, sw)
-    np.testing.assert_allclose(hv, slope, rtol=1e-5, atol=1e-5 * np.abs(hv).max())
+    np.testing.assert_allclose(hv, slope, rtol=1e-5, atol=1e-5 * np.abs(slope).max())
 
 
-def test_result_does_not_depend_on_the_thread_count(rng):
-    k = 5
-    X, labels, sw = _problem(rng, k)
-    fit = Multinomial(k)
-    w = rng.standard_normal(k * (X.shape[1] + 1))
+def _assert_thread_count_free(fit, X, labels, sw, w, **extra):
+    """Value, gradient and Hessian-vector product bit for bit the same on one
+    thread as on all of them."""
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = fit.value_and_grad(w, X, labels, sw)
-        hv_one = fit.hessp(w, X, one[2], sw)
+        one = fit.value_and_grad(w, X, labels, sw, **extra)
+        hv_one = fit.hessp(w, X, one[2], sw, **extra)
         numba.set_num_threads(before)
-        many = fit.value_and_grad(w, X, labels, sw)
-        hv_many = fit.hessp(w, X, many[2], sw)
+        many = fit.value_and_grad(w, X, labels, sw, **extra)
+        hv_many = fit.hessp(w, X, many[2], sw, **extra)
     finally:
         numba.set_num_threads(before)
     assert one[0] == many[0]
     np.testing.assert_array_equal(one[1], many[1])
     np.testing.assert_array_equal(hv_one, hv_many)
+
+
+def test_result_does_not_depend_on_the_thread_count(rng):
+    k = 5
+    X, labels, sw = _problem(rng, k)
+    w = rng.standard_normal(k * (X.shape[1] + 1))
+    _assert_thread_count_free(Multinomial(k), X, labels, sw, w)
 
 
 def test_huge_logits_stay_finite(rng, monkeypatch):
@@ -166,70 +184,18 @@ def test_csr_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, dt
     assert _kernels.fused_multinomial_csr(X) is not None
     assert np.diff(X.indptr).min() == 0  # empty rows are part of the test
     fit = Multinomial(k, intercept)
-    n_params = k * X.shape[1] + (k if intercept else 0)
-    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
-
-    value, grad, P = fit.value_and_grad(w, X, labels, sw)
-    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
-    rtol = 1e-12 if dtype == np.float64 else 2e-5  # float32: the reference's logits are float32
-    np.testing.assert_allclose(value, ref_value, rtol=rtol)
-    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
-    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
-    assert P.dtype == np.float64
-    hv = fit.hessp(v, X, P, sw)
-    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
-    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+    w, grad = _assert_equal_reference(monkeypatch, rng, fit, X, labels, sw)
     # The dense fused pass on the same data agrees too.
     dense = fit.value_and_grad(w, X.toarray(), labels, sw)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(dense[1], grad, rtol=rtol, atol=rtol * np.abs(grad).max())
-
-
-def test_csr_gradient_and_hessp_against_finite_differences(rng):
-    k = 4
-    X, labels, sw = _csr_problem(rng, k, d=3, density=0.9)
-    assert _kernels.fused_multinomial_csr(X) is not None
-    fit = Multinomial(k)
-    w = rng.standard_normal(k * 4) * 0.3
-    _, grad, P = fit.value_and_grad(w, X, labels, sw)
-    h = 1e-6
-    fd = np.array(
-        [
-            (
-                fit.value_and_grad(w + h * e, X, labels, sw)[0]
-                - fit.value_and_grad(w - h * e, X, labels, sw)[0]
-            )
-            / (2 * h)
-            for e in np.eye(w.size)
-        ]
-    )
-    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
-    v = rng.standard_normal(w.size)
-    slope = (
-        fit.value_and_grad(w + h * v, X, labels, sw)[1]
-        - fit.value_and_grad(w - h * v, X, labels, sw)[1]
-    ) / (2 * h)
-    hv = fit.hessp(v, X, P, sw)
-    np.testing.assert_allclose(hv, slope, rtol=1e-5, atol=1e-5 * np.abs(slope).max())
 
 
 def test_csr_result_does_not_depend_on_the_thread_count(rng):
     k = 5
     X, labels, sw = _csr_problem(rng, k)
-    fit = Multinomial(k)
     w = rng.standard_normal(k * (X.shape[1] + 1))
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = fit.value_and_grad(w, X, labels, sw)
-        hv_one = fit.hessp(w, X, one[2], sw)
-        numba.set_num_threads(before)
-        many = fit.value_and_grad(w, X, labels, sw)
-        hv_many = fit.hessp(w, X, many[2], sw)
-    finally:
-        numba.set_num_threads(before)
-    assert one[0] == many[0]
-    np.testing.assert_array_equal(one[1], many[1])
-    np.testing.assert_array_equal(hv_one, hv_many)
+    _assert_thread_count_free(Multinomial(k), X, labels, sw, w)
 
 
 def test_csr_dispatch_and_parts():
@@ -265,39 +231,15 @@ def test_tiled_value_grad_hessp_equal_reference(rng, monkeypatch, k, intercept, 
     starts = tiles[1][3]
     assert len(starts) - 1 >= X.shape[1] // 5  # several tiles, some narrower than 5
     fit = Multinomial(k, intercept)
-    n_params = k * X.shape[1] + (k if intercept else 0)
-    w, v = rng.standard_normal(n_params), rng.standard_normal(n_params)
-
-    value, grad, P = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
-    ref_value, ref_grad, ref_P = _reference(monkeypatch, fit.value_and_grad, w, X, labels, sw)
-    rtol = 1e-12 if dtype == np.float64 else 2e-5  # float32: the reference's logits are float32
-    np.testing.assert_allclose(value, ref_value, rtol=rtol)
-    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
-    np.testing.assert_allclose(P, ref_P, rtol=rtol, atol=rtol)
-    hv = fit.hessp(v, X, P, sw, tiles=tiles)
-    ref_hv = _reference(monkeypatch, fit.hessp, v, X, P.astype(X.dtype), sw)
-    np.testing.assert_allclose(hv, ref_hv, rtol=rtol, atol=rtol * np.abs(ref_hv).max())
+    _assert_equal_reference(monkeypatch, rng, fit, X, labels, sw, tiles=tiles)
 
 
 def test_tiled_result_does_not_depend_on_the_thread_count(rng, monkeypatch):
     k = 5
     X, labels, sw = _csr_problem(rng, k, density=0.5)
     tiles = _tiles(monkeypatch, X, k)
-    fit = Multinomial(k)
     w = rng.standard_normal(k * (X.shape[1] + 1))
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
-        hv_one = fit.hessp(w, X, one[2], sw, tiles=tiles)
-        numba.set_num_threads(before)
-        many = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
-        hv_many = fit.hessp(w, X, many[2], sw, tiles=tiles)
-    finally:
-        numba.set_num_threads(before)
-    assert one[0] == many[0]
-    np.testing.assert_array_equal(one[1], many[1])
-    np.testing.assert_array_equal(hv_one, hv_many)
+    _assert_thread_count_free(Multinomial(k), X, labels, sw, w, tiles=tiles)
 
 
 def test_tile_bounds_respect_width_and_share_of_values(rng):
