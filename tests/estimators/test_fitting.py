@@ -34,7 +34,8 @@ def test_kernel_passes_follow_the_kernels_dispatch():
 @pytest.mark.parametrize(
     ("n_samples", "n_params", "work", "expected"),
     [
-        (1_797, 650, None, "newton-cholesky"),  # digits: the Hessian is cheap
+        (150, 15, None, "newton-cholesky"),  # iris: the Hessian costs nothing
+        (1_797, 650, None, "newton-cg"),  # digits: fewer passes than Hessians
         (500_000, 385, None, "newton-cg"),  # W5: a subsample preconditions CG
         (200_000, 2_010, None, "lbfgs"),  # W2: fewer passes than plain Newton-CG
         (50_000, 513_000, None, "lbfgs"),  # W3: an evaluation dwarfs L-BFGS's own work

@@ -91,9 +91,10 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         proximal gradient) are the solvers for the non-smooth (L1 and group)
         penalties, whose zeros they make exact.  ``"auto"`` picks proximal
         Newton for those; otherwise Newton-Cholesky for tiny problems,
-        Newton-CG where a subsample of rows preconditions it (many rows, few
-        parameters) or where L-BFGS's own work per iteration rivals a pass over
-        the data (sparse data with many features), L-BFGS elsewhere.
+        Newton-CG up to about 1 000 parameters, where a subsample of rows
+        preconditions it (many rows, few parameters) or where L-BFGS's own work
+        per iteration rivals a pass over the data (sparse data with many
+        features), L-BFGS elsewhere.
     tol : float, default=1e-8
         Stop when the max-norm of the gradient of the penalised *mean* loss
         (for the non-smooth penalties: of its least-norm subgradient, the KKT
