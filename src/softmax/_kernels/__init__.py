@@ -310,7 +310,8 @@ def set_kernel_threads(n_threads: int) -> None:
         return
     import numba
 
-    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    numba.set_num_threads(max(1, min(int(n_threads), pool)))
 
 
 @contextlib.contextmanager

@@ -13,12 +13,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from softmax._kernels import (
-    blas_for_kernels,
-    fused_multinomial,
-    fused_multinomial_csr,
-    threads_for,
-)
+from softmax._kernels import blas_for_kernels, fused_multinomial_csr, threads_for
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
 from softmax.objective import Multinomial
@@ -118,7 +113,7 @@ def auto_solver(
 def work_per_pass(objective: Any, n_samples: int) -> float:
     """Multiply-adds of one pass over the objective's data (see :func:`auto_solver`);
     data held elsewhere (chunks, Dask) counts as dense."""
-    X = getattr(objective, "X", None)
+    X: Any = getattr(objective, "X", None)
     if sp.issparse(X):
         return float(X.nnz) * objective.datafit.n_rows
     return float(n_samples) * objective.n_params
@@ -247,13 +242,15 @@ def run_solver(
 
 def _kernel_passes(objective: Any) -> bool:
     """Whether the numba kernels, not BLAS, carry the passes over ``objective``'s
-    data: CSR data (every data fit's logits), or dense data the fused
-    multinomial pass takes."""
+    data: CSR data (every data fit's logits: :func:`softmax._kernels.csr_matmat`),
+    or data the multinomial's fused passes take."""
     X = getattr(objective, "X", None)
-    if fused_multinomial_csr(X) is not None:
+    if X is None:
+        return False  # chunks and Dask: the passes run elsewhere
+    if fused_multinomial_csr(X) is not None:  # the sparse kernels load and take X
         return True
-    datafit = getattr(objective, "datafit", None)
-    return isinstance(datafit, Multinomial) and fused_multinomial(X, datafit.n_classes) is not None
+    datafit = objective.datafit
+    return isinstance(datafit, Multinomial) and datafit.fused(X)
 
 
 def warn_fit_outcome(

@@ -203,12 +203,16 @@ class Multinomial:
         h_b = Q.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
         return _pack(HV, h_b)
 
+    def fused(self, X: Any) -> bool:
+        """Whether the fused numba passes (dense or CSR) evaluate this data fit on ``X``."""
+        return fused_multinomial(X, self.n_classes) is not None or (
+            fused_multinomial_csr(X) is not None
+        )
+
     def compute_dtype(self, X: Any) -> np.dtype:
         """The dtype the evaluations on ``X`` are accurate to: float64 where the
         fused pass runs (float64 arithmetic for float32 data), ``X``'s otherwise."""
-        if fused_multinomial(X, self.n_classes) is not None or fused_multinomial_csr(X) is not None:
-            return np.dtype(np.float64)
-        return np.dtype(X.dtype)
+        return np.dtype(np.float64) if self.fused(X) else np.dtype(X.dtype)
 
     def _coef_and_intercept(
         self, w: np.ndarray, n_features: int, transpose: bool = False
