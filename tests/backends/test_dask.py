@@ -42,7 +42,7 @@ def _chunked(X, y, n_chunks, sparse):
 def cluster_client():
     """A two-process LocalCluster, created once for the module."""
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     yield client
@@ -254,6 +254,76 @@ def test_objective_on_local_cluster_is_exact_and_deterministic(rng, cluster_clie
     assert f2 == f1 and np.array_equal(g2, g1)
 
 
+def _cluster_objective(rng, n_chunks=8):
+    X, y = _data(rng)
+    datafit, penalty = Multinomial(3), L2(alpha=0.01)
+    ref = Objective(datafit, penalty, X, y, np.ones(N_SAMPLES))
+    ex = DaskExecutor(*_chunked(X, y, n_chunks, False))
+    ex.encode(ex.stats().classes, np.ones(3), False)
+    return ref, ex, ChunkedObjective(datafit, penalty, ex, N_FEATURES, float(N_SAMPLES))
+
+
+def _cached_probas():
+    from softmax.backends._dask import _LAST_PROBA
+
+    return set(_LAST_PROBA)
+
+
+def _all_cached(client):
+    return set().union(*client.run(_cached_probas).values())
+
+
+def test_one_task_per_worker_and_products_after_another_evaluation(rng, cluster_client):
+    ref, ex, obj = _cluster_objective(rng)
+    submitted = []
+    submit = cluster_client.submit
+
+    def counting_submit(fn, *args, **kwargs):
+        submitted.append(fn.__name__)
+        return submit(fn, *args, **kwargs)
+
+    w1, w2, v = (rng.normal(size=ref.n_params) for _ in range(3))
+    _, _, cache1 = ex.value_and_grad(obj.datafit, w1)
+    hit = ex.hessp(obj.datafit, w1, v, cache1)
+    cluster_client.submit = counting_submit
+    try:
+        ex.value_and_grad(obj.datafit, w2)  # replaces the workers' cached probabilities
+        # A product at w1 after the evaluation at w2: the workers recompute w1's.
+        miss = ex.hessp(obj.datafit, w1, v, cache1)
+    finally:
+        del cluster_client.submit
+    # One task per worker holding chunks, per request: not one per chunk.
+    holders = {min(h) for h in cluster_client.who_has(ex.chunks).values()}
+    assert submitted == ["_vg_group"] * len(holders) + ["_hessp_group"] * len(holders)
+    assert np.array_equal(miss, hit)
+    keys = {f"{ex._fit_id}/{c.key}" for c in ex.chunks}
+    assert keys <= _all_cached(cluster_client)
+    ex.close()
+    assert not keys & _all_cached(cluster_client)
+
+
+def test_large_vectors_and_results_give_the_same_bits(rng, cluster_client, monkeypatch):
+    ref, ex, obj = _cluster_objective(rng, n_chunks=3)
+    w, v = rng.normal(size=ref.n_params), rng.normal(size=ref.n_params)
+    f0, g0 = obj.value_and_grad(w)
+    h0 = obj.hessp(w, v)
+    # Vectors sent ahead of the tasks, results added on the workers: same bits.
+    monkeypatch.setattr("softmax.backends._dask.INLINE_BYTES", 0)
+    monkeypatch.setattr("softmax.backends._dask.GATHER_BYTES", 0)
+    obj._cache_key = None
+    f1, g1 = obj.value_and_grad(w)
+    assert f1 == f0 and np.array_equal(g1, g0)
+    assert np.array_equal(obj.hessp(w, v), h0)
+    ex.close()
+
+
+def test_fit_leaves_no_cached_probabilities_on_the_workers(rng, cluster_client):
+    X, y = _data(rng)
+    before = _all_cached(cluster_client)
+    SoftmaxRegression(solver="newton-cg").fit(*_chunked(X, y, 3, False))
+    assert _all_cached(cluster_client) <= before
+
+
 @pytest.mark.slow
 def test_worker_killed_mid_fit_gives_the_same_coefficients(rng, monkeypatch):
     """SIGKILL a worker process during the fit: Dask recomputes its chunks from the
@@ -264,7 +334,7 @@ def test_worker_killed_mid_fit_gives_the_same_coefficients(rng, monkeypatch):
     X, y = _data(rng, n=600)
     ref = SoftmaxRegression(solver="lbfgs").fit(X, y)
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
     )
     with distributed.Client(cluster) as client:
         clean = SoftmaxRegression(solver="lbfgs").fit(*_chunked(X, y, 8, False))

@@ -281,3 +281,25 @@ def test_objective_builds_tiles_once_for_csr_multinomial(rng, monkeypatch):
     # Tiles whose row pointers outweigh X itself are declined (the passes then run untiled).
     monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 64)
     assert _kernels.csr_tiles(X, 3) is None
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "tiles"])
+def test_probabilities_written_into_out_when_it_fits(rng, monkeypatch, kind):
+    k = 4
+    if kind == "dense":
+        X, labels, sw = _problem(rng, k)
+        extra = {}
+    else:
+        X, labels, sw = _csr_problem(rng, k, density=0.5)
+        extra = {"tiles": _tiles(monkeypatch, X, k)} if kind == "tiles" else {}
+    fit = Multinomial(k)
+    w = rng.standard_normal(k * (X.shape[1] + 1))
+    value, grad, P = fit.value_and_grad(w, X, labels, sw, **extra)
+    out = np.full((X.shape[0], k), np.nan)
+    value2, grad2, P2 = fit.value_and_grad(w, X, labels, sw, out=out, **extra)
+    assert P2 is out
+    assert value2 == value and np.array_equal(grad2, grad) and np.array_equal(P2, P)
+    # A buffer of the wrong shape, dtype or layout is not used.
+    for bad in (out[:-1], out.astype(np.float32), np.asfortranarray(out)):
+        _, _, P3 = fit.value_and_grad(w, X, labels, sw, out=bad, **extra)
+        assert P3 is not bad and np.array_equal(P3, P)

@@ -26,7 +26,7 @@ def fit_chunks(
     """Fit ``est`` on chunked data — a :class:`~softmax.backends._chunks.Chunks` source
     (out-of-core) or Dask collections — or, for a resumable fit (``checkpoint``),
     on in-memory data as a single chunk."""
-    from softmax.backends._dask import DaskExecutor, is_dask_collection
+    from softmax.backends._dask import fit_dask, is_dask_collection
     from softmax.backends._fit import fit_chunked
     from softmax.backends._iterator import Chunks, IteratorExecutor
 
@@ -39,8 +39,7 @@ def fit_chunks(
             )
         return fit_chunked(est, IteratorExecutor(X), **ckpt)
     if is_dask_collection(X) or is_dask_collection(y):
-        executor = DaskExecutor(X, y, sample_weight)
-        return fit_chunked(est, executor, executor.feature_names, **ckpt)
+        return fit_dask(est, X, y, sample_weight, **ckpt)
     if y is None:
         raise ValueError(
             f"{type(est).__name__} requires y to be passed, but the target y is None "

@@ -82,14 +82,21 @@ def every_kth_row(chunk: tuple[Any, np.ndarray, np.ndarray], step: int) -> tuple
 
 
 def chunk_value_and_grad(
-    datafit: Any, w: np.ndarray, X: Any, labels: np.ndarray, sw: np.ndarray
+    datafit: Any,
+    w: np.ndarray,
+    X: Any,
+    labels: np.ndarray,
+    sw: np.ndarray,
+    out: Sequence[np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray, list[np.ndarray]]:
     """Loss sum, gradient sum and probabilities of one chunk, over its row blocks
-    exactly as :class:`~softmax.objective.Objective` does for in-memory data."""
+    exactly as :class:`~softmax.objective.Objective` does for in-memory data;
+    ``out``: a previous result's probabilities, reused as buffers where they fit."""
     n_params = w.shape[0]
     value, grad, probas = 0.0, np.zeros(n_params), []
-    for rows in row_blocks(X.shape[0], datafit.n_rows):
-        v, g, p = datafit.value_and_grad(w, X[rows], labels[rows], sw[rows])
+    for j, rows in enumerate(row_blocks(X.shape[0], datafit.n_rows)):
+        buf = out[j] if out is not None and j < len(out) else None
+        v, g, p = datafit.value_and_grad(w, X[rows], labels[rows], sw[rows], out=buf)
         value += v
         grad += g
         probas.append(p)

@@ -11,21 +11,25 @@ How a fit runs (see ``docs/dask.md``):
   in a fixed tree) gives the classes, the column means and variances for the
   internal standardisation, and the checks; labels and weights are then
   encoded per chunk with the global classes and persisted.
-* The solver runs on the client.  Each evaluation sends ``w`` (one task that
-  every chunk task depends on), runs the in-memory block function on every
-  chunk, keeps each chunk's probabilities on its worker (for the following
-  Hessian-vector products) and sums the (value, gradient) pairs in a fixed
-  tree of ``FAN_IN`` (4) — so the result does not depend on scheduling.
+* The solver runs on the client.  On a ``distributed.Client`` each evaluation
+  is *one task per worker*, over the chunks that worker holds: it runs the
+  in-memory block function on each chunk, keeps each chunk's probabilities in
+  the worker process (for the Hessian-vector products at the same point) and
+  returns the per-chunk (value, gradient) pairs, which the client adds in a
+  fixed tree of ``FAN_IN`` (4) over the chunk indices — so the result depends
+  on the chunking only, never on which worker holds what.  On Dask's local
+  schedulers it is a delayed graph: one task per chunk, the same tree.
 
-The same code runs on ``distributed`` (the active ``Client``, if any) and on
-Dask's local schedulers: ``dask.persist`` and ``dask.compute`` pick the
-scheduler.
+``dask.persist`` and ``dask.compute`` pick the scheduler for the data and the
+one-off passes (statistics, encoding): the active ``Client``, if any, else the
+local one.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import uuid
 import warnings
 from functools import partial
 from typing import Any
@@ -49,6 +53,13 @@ from softmax.backends._chunks import (
 from softmax.backends._fit import fit_chunked
 
 __all__ = ["DaskExecutor", "fit_dask", "is_dask_collection", "predict_dask"]
+
+# Coefficient (and direction) vectors up to this size travel inside the tasks;
+# larger ones are sent to the workers once per evaluation (scatter, broadcast).
+INLINE_BYTES = 1 << 20
+# Per-chunk results up to this much in total are added on the client; more, by
+# tasks on the workers (in the same tree, so with the same result).
+GATHER_BYTES = 1 << 28
 
 
 def is_dask_collection(obj: Any) -> bool:
@@ -156,8 +167,11 @@ def _active_client() -> Any:
 
 
 class DaskExecutor:
-    """Chunk sums on Dask (see the module docstring); ``w`` and directions travel once
-    per evaluation as one task each, results come back as one reduced array."""
+    """Chunk sums on Dask (see the module docstring).
+
+    On a ``distributed.Client`` an evaluation is one task per *worker* over the
+    chunks it holds (:meth:`_per_chunk`); on Dask's local schedulers it is a
+    delayed graph with one task per chunk and a fixed addition tree."""
 
     def __init__(self, X: Any, y: Any, sample_weight: Any = None) -> None:
         import dask
@@ -176,6 +190,12 @@ class DaskExecutor:
         self.sws = list(parts[2].to_delayed().ravel()) if sample_weight is not None else None
         self.n_chunks = len(self.xs)
         self._dtype: Any = None
+        self._placement: list[tuple[Any, list[int]]] | None = None
+        # The workers cache probabilities under "<this fit>/<chunk key>": two fits
+        # of the same data (same chunk keys) never share an entry.  The set is
+        # shared with the subsample executors, so that close() forgets theirs too.
+        self._fit_id = uuid.uuid4().hex
+        self._cached_keys: set[str] = set()
 
     def stats(self) -> ChunkStats:
         import dask
@@ -204,22 +224,90 @@ class DaskExecutor:
             )
             for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
         ]
-        # (X as float in the common dtype, labels, weights) per chunk, on the workers.
-        self.chunks = list(dask.persist(*enc))
+        # (X as float in the common dtype, labels, weights) per chunk, on the
+        # workers: futures on a distributed.Client, persisted delayeds otherwise.
+        if self.client is not None:
+            self.chunks = self.client.compute(enc)
+        else:
+            self.chunks = list(dask.persist(*enc))
+
+    # ------------------------------------------------------------------ #
+    # distributed: one task per worker, per-chunk results summed in order
+    # ------------------------------------------------------------------ #
+    def _groups(self) -> list[tuple[Any, list[int]]]:
+        """Chunk indices grouped by the worker holding them (asked once, then kept
+        until a task runs elsewhere, e.g. after a worker was lost)."""
+        if self._placement is None:
+            from distributed import wait
+
+            wait(self.chunks)  # a chunk still being computed has no holder yet
+            who = self.client.who_has(self.chunks)
+            groups: dict[Any, list[int]] = {}
+            placement = []
+            for i, f in enumerate(self.chunks):
+                holders = sorted(who.get(f.key, ()))
+                if holders:
+                    groups.setdefault(holders[0], []).append(i)
+                else:  # lost meanwhile: a task of its own, wherever Dask puts it
+                    placement.append((None, [i]))
+            self._placement = list(groups.items()) + placement
+        return self._placement
+
+    def _summed(self, fn: Any, result_bytes: int, *args: Any) -> Any:
+        """The sum over chunks of ``fn``'s per-chunk results, where ``fn(*args, keys,
+        *chunks)`` runs on each worker for the chunks it holds.
+
+        One task per worker rather than per chunk: Dask's cost per task (about
+        2 ms here, client and scheduler included) was most of an evaluation's
+        time at 8 chunks.  The results stay per chunk and are added in the fixed
+        tree over chunk indices, so the grouping cannot change a bit: on the
+        client, or — when the chunks' results (``result_bytes`` each) would be
+        more than :data:`GATHER_BYTES` there — by tasks on the workers."""
+        groups = self._groups()
+        keys = [f"{self._fit_id}/{c.key}" for c in self.chunks]
+        self._cached_keys.update(keys)
+        futures = [
+            self.client.submit(
+                fn,
+                *args,
+                [keys[i] for i in idx],
+                *[self.chunks[i] for i in idx],
+                pure=False,
+                # A preference, not a restriction: a lost worker's group runs elsewhere.
+                **({} if addr is None else {"workers": [addr], "allow_other_workers": True}),
+            )
+            for addr, idx in groups
+        ]
+        parts: list[Any] = [None] * self.n_chunks
+        if self.n_chunks * result_bytes > GATHER_BYTES:
+            for (_, idx), f in zip(groups, futures, strict=True):
+                for j, i in enumerate(idx):
+                    parts[i] = self.client.submit(_pick, f, j, pure=False)
+            add = partial(self.client.submit, add_all, pure=False)
+            return tree_reduce(parts, add).result()
+        for (addr, idx), (ran_on, results) in zip(groups, self.client.gather(futures), strict=True):
+            if ran_on != addr:
+                self._placement = None  # the chunks moved: ask again next time
+            for i, r in zip(idx, results, strict=True):
+                parts[i] = r
+        return tree_reduce(parts, add_all)
+
+    def _send(self, a: np.ndarray) -> Any:
+        """``a`` as a task argument: inline when small, else sent once to the workers."""
+        if a.nbytes <= INLINE_BYTES:
+            return a
+        return self.client.scatter(a, broadcast=True, hash=False)
 
     def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
         import dask
 
+        if self.client is not None:
+            token = uuid.uuid4().hex
+            w_arg = self._send(w)
+            value, grad = self._summed(_vg_group, w.nbytes + 8, datafit, w_arg, token)
+            return float(value), np.asarray(grad), (w_arg, token)
         w_task = dask.delayed(w, pure=True)
         evals = [dask.delayed(_vg_task, pure=True)(datafit, w_task, c) for c in self.chunks]
-        heads = [dask.delayed(_head, pure=True)(e) for e in evals]
-        root = tree_reduce(heads, dask.delayed(add_all, pure=True))
-        if self.client is not None:
-            # One graph, one round trip: the per-chunk results (with the
-            # probabilities) stay on the workers as futures for hessp.
-            futures = self.client.compute([*evals, root])
-            value, grad = futures[-1].result()
-            return float(value), np.asarray(grad), futures[:-1]
         evals = list(dask.persist(*evals))
         heads = [dask.delayed(_head, pure=True)(e) for e in evals]
         (value, grad) = dask.compute(tree_reduce(heads, dask.delayed(add_all, pure=True)))[0]
@@ -233,6 +321,8 @@ class DaskExecutor:
     def hessp(self, datafit: Any, w: np.ndarray, v: np.ndarray, cache: Any) -> np.ndarray:
         import dask
 
+        if self.client is not None:
+            return np.asarray(self._summed(_hessp_group, v.nbytes, datafit, self._send(v), *cache))
         v_task = dask.delayed(v, pure=True)
         parts = [
             dask.delayed(_hessp_task, pure=True)(datafit, v_task, c, e)
@@ -243,6 +333,9 @@ class DaskExecutor:
     def hessian(self, datafit: Any, w: np.ndarray, cache: Any) -> np.ndarray:
         import dask
 
+        if self.client is not None:
+            n = w.shape[0]
+            return np.asarray(self._summed(_hessian_group, 8 * n * n, datafit, n, *cache))
         parts = [
             dask.delayed(_hessian_task, pure=True)(datafit, c, e, w.shape[0])
             for c, e in zip(self.chunks, cache, strict=True)
@@ -250,11 +343,20 @@ class DaskExecutor:
         return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
 
     def subsample(self, step: int) -> tuple[DaskExecutor, float]:
-        """An executor over every ``step``-th row of each encoded chunk, persisted on
-        the workers (never pulled to the client), and its total sample weight."""
+        """An executor over every ``step``-th row of each encoded chunk, kept on the
+        workers (never pulled to the client), and its total sample weight."""
         import dask
 
         sub = copy.copy(self)
+        sub._placement = None
+        if self.client is not None:
+            sub.chunks = [
+                self.client.submit(_every_kth_task, c, step, pure=False) for c in self.chunks
+            ]
+            weights = self.client.gather(
+                [self.client.submit(_weight_task, c, pure=False) for c in sub.chunks]
+            )
+            return sub, float(tree_reduce(weights, add_all))
         parts = [dask.delayed(_every_kth_task, pure=True)(c, step) for c in self.chunks]
         sub.chunks = list(dask.persist(*parts))
         weights = [dask.delayed(_weight_task, pure=True)(c) for c in sub.chunks]
@@ -264,14 +366,93 @@ class DaskExecutor:
     def max_true_log_proba(self, est: Any) -> float:
         import dask
 
+        if self.client is not None:
+            return max(
+                self.client.gather(
+                    [self.client.submit(_max_log_p_task, est, c, pure=False) for c in self.chunks]
+                )
+            )
         parts = [dask.delayed(_max_log_p_task, pure=True)(est, c) for c in self.chunks]
         return float(self._compute(tree_reduce(parts, dask.delayed(_max, pure=True))))
+
+    def close(self) -> None:
+        """Drop the probabilities the workers cached for this fit's chunks."""
+        if self.client is not None and self._cached_keys:
+            keys = sorted(self._cached_keys)
+            self._cached_keys.clear()
+            self.client.run(_forget_probas, keys)
 
 
 # Task functions (module level so that workers can unpickle them).
 def _encode_task(X: Any, y: Any, sw: Any, classes: Any, cw: Any, binary: bool, dtype: Any):
     labels, s = encode_chunk(y, sw, classes, cw, binary)
     return as_float_chunk(X).astype(dtype, copy=False), labels, s
+
+
+# Worker side: the probabilities of the last evaluation of each chunk, by chunk
+# key, with the evaluation's token.  Hessian products at that point reuse them;
+# on a miss (another evaluation came between, or the worker is new after a
+# failure) they are recomputed from ``w``, which every product task carries.
+_LAST_PROBA: dict[str, tuple[str, Any]] = {}  # "<fit>/<chunk key>" -> (token, probas)
+
+
+def _forget_probas(keys: list[str]) -> None:
+    for key in keys:
+        _LAST_PROBA.pop(key, None)
+
+
+def _probas(datafit: Any, w: np.ndarray, token: str, key: str, chunk: tuple[Any, Any, Any]):
+    hit = _LAST_PROBA.get(key)
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    X, labels, sw = chunk
+    probas = chunk_value_and_grad(datafit, w, X, labels, sw)[2]
+    _LAST_PROBA[key] = (token, probas)
+    return probas
+
+
+def _pick(group_result: tuple[Any, list[Any]], j: int) -> Any:
+    return group_result[1][j]
+
+
+def _where() -> Any:
+    from distributed import get_worker
+
+    return get_worker().address
+
+
+def _vg_group(datafit: Any, w: np.ndarray, token: str, keys: list[str], *chunks: Any):
+    _worker_threads()
+    out = []
+    for key, (X, labels, sw) in zip(keys, chunks, strict=True):
+        # The previous probabilities are overwritten: forget them first, so that
+        # a failure half-way cannot leave them under their old token.
+        previous = _LAST_PROBA.pop(key, None)
+        value, grad, probas = chunk_value_and_grad(
+            datafit, w, X, labels, sw, out=None if previous is None else previous[1]
+        )
+        _LAST_PROBA[key] = (token, probas)
+        out.append((value, grad))
+    return _where(), out
+
+
+def _hessp_group(
+    datafit: Any, v: np.ndarray, w: np.ndarray, token: str, keys: list[str], *chunks: Any
+):
+    _worker_threads()
+    return _where(), [
+        chunk_hessp(datafit, v, c[0], _probas(datafit, w, token, key, c), c[2])
+        for key, c in zip(keys, chunks, strict=True)
+    ]
+
+
+def _hessian_group(
+    datafit: Any, n_params: int, w: np.ndarray, token: str, keys: list[str], *chunks: Any
+):
+    return _where(), [
+        chunk_hessian(datafit, c[0], _probas(datafit, w, token, key, c), c[2], n_params)
+        for key, c in zip(keys, chunks, strict=True)
+    ]
 
 
 def _worker_threads() -> None:
@@ -330,10 +511,14 @@ def _max(*xs: float) -> float:
     return max(xs)
 
 
-def fit_dask(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
-    """``est.fit(X, y, sample_weight)`` for Dask input (see the module docstring)."""
+def fit_dask(est: Any, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
+    """``est.fit(X, y, sample_weight)`` for Dask input (see the module docstring);
+    ``kwargs`` go to :func:`~softmax.backends._fit.fit_chunked`."""
     executor = DaskExecutor(X, y, sample_weight)
-    return fit_chunked(est, executor, executor.feature_names)
+    try:
+        return fit_chunked(est, executor, executor.feature_names, **kwargs)
+    finally:
+        executor.close()
 
 
 # ---------------------------------------------------------------------- #

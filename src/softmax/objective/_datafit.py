@@ -111,8 +111,15 @@ class Multinomial:
         labels: np.ndarray,
         sample_weight: np.ndarray,
         tiles: Any = None,
+        out: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Weighted loss sum, its gradient (flat), and the probabilities (for hessp).
+
+        ``out``, an ``(n, K)`` float64 C-contiguous array, receives the
+        probabilities on the fused paths (which then return it) instead of a new
+        array: the Dask workers reuse the previous evaluation's, since fresh
+        pages cost them ~20 % of an evaluation (their allocator returns freed
+        memory to the system at once).  Ignored elsewhere.
 
         Dense data with few classes takes the fused row pass of
         :mod:`softmax._kernels._numba_linear`, CSR data that of
@@ -124,7 +131,7 @@ class Multinomial:
         if tiles is not None:
             impl, data = tiles
             Wt, b = self._coef_and_intercept(w, X.shape[1], transpose=True)
-            P = np.empty((X.shape[0], self.n_classes))
+            P = _proba_buffer(out, X.shape[0], self.n_classes)
             loss, Gt, g_b = impl.tiled_value_grad(
                 data, _as_index(labels), _as_weight(sample_weight), Wt, b,
                 FUSED_BLOCK_ROWS, FUSED_PARTS, P,
@@ -133,7 +140,7 @@ class Multinomial:
         csr = fused_multinomial_csr(X)
         if csr is not None:
             Wt, b = self._coef_and_intercept(w, X.shape[1], transpose=True)
-            P = np.empty((X.shape[0], self.n_classes))
+            P = _proba_buffer(out, X.shape[0], self.n_classes)
             loss, Gt, g_b = csr.csr_multinomial_value_grad(
                 X.indptr, X.indices, X.data, _as_index(labels), _as_weight(sample_weight),
                 Wt, b, FUSED_BLOCK_ROWS, csr_parts(X.shape[1], self.n_classes), P,
@@ -143,7 +150,7 @@ class Multinomial:
         fused = fused_multinomial(X, self.n_classes)
         if fused is not None:
             W, b = self._coef_and_intercept(w, X.shape[1])
-            P = np.empty((X.shape[0], self.n_classes))
+            P = _proba_buffer(out, X.shape[0], self.n_classes)
             loss, G, g_b = fused.multinomial_value_grad(
                 X, _as_index(labels), _as_weight(sample_weight), W, b,
                 FUSED_BLOCK_ROWS, FUSED_PARTS, P,
@@ -275,6 +282,19 @@ def _as_weight(sample_weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
+def _proba_buffer(out: np.ndarray | None, n: int, k: int) -> np.ndarray:
+    """``out`` if the kernels can write an ``(n, k)`` float64 result into it, else a new array."""
+    if (
+        isinstance(out, np.ndarray)
+        and out.shape == (n, k)
+        and out.dtype == np.float64
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    ):
+        return out
+    return np.empty((n, k))
+
+
 @dataclass(frozen=True)
 class Binomial:
     """Sigmoid + binary cross-entropy for two classes: ``-sum_i s_i log sigmoid(+-z_i)``.
@@ -289,8 +309,15 @@ class Binomial:
         return 1
 
     def value_and_grad(
-        self, w: np.ndarray, X: Any, labels: np.ndarray, sample_weight: np.ndarray
+        self,
+        w: np.ndarray,
+        X: Any,
+        labels: np.ndarray,
+        sample_weight: np.ndarray,
+        out: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Weighted loss sum, its gradient (flat), and the probabilities (for hessp);
+        ``out`` is accepted like :meth:`Multinomial.value_and_grad`'s and unused."""
         W, b = unpack(w, 1, X.shape[1], self.fit_intercept)
         z = _linear(X, W, b, X.dtype)[:, 0]
         sign = np.where(labels == 1, 1.0, -1.0).astype(z.dtype)
