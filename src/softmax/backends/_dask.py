@@ -54,8 +54,8 @@ from softmax.backends._fit import fit_chunked
 
 __all__ = ["DaskExecutor", "fit_dask", "is_dask_collection", "predict_dask"]
 
-# Coefficient (and direction) vectors up to this size travel inside the tasks;
-# larger ones are sent to the workers once per evaluation (scatter, broadcast).
+# Coefficient (and direction) vectors travel inside the per-worker tasks while
+# all the copies together stay below this size; otherwise they are sent once.
 INLINE_BYTES = 1 << 20
 # Per-chunk results up to this much in total are added on the client; more, by
 # tasks on the workers (in the same tree, so with the same result).
@@ -293,10 +293,12 @@ class DaskExecutor:
         return tree_reduce(parts, add_all)
 
     def _send(self, a: np.ndarray) -> Any:
-        """``a`` as a task argument: inline when small, else sent once to the workers."""
-        if a.nbytes <= INLINE_BYTES:
+        """``a`` as an argument of the per-worker tasks: inside each task when the
+        copies are small together, else sent once to one worker, from which the
+        others fetch it (and then from each other): the client sends it once."""
+        if a.nbytes * len(self._groups()) <= INLINE_BYTES:
             return a
-        return self.client.scatter(a, broadcast=True, hash=False)
+        return self.client.scatter(a, hash=False)
 
     def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
         import dask
