@@ -466,6 +466,16 @@ def test_blas_for_kernels_limits_and_blas_unlimited_restores():
         assert _blas_threads() == 2
 
 
+def test_kernels_for_blas_runs_the_kernels_on_one_thread_and_restores():
+    numba = pytest.importorskip("numba")
+    before = numba.get_num_threads()
+    with _kernels.kernels_for_blas(False):
+        assert numba.get_num_threads() == before
+    with _kernels.kernels_for_blas(True):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+
+
 def test_set_kernel_threads_is_per_thread_and_bounded():
     numba = pytest.importorskip("numba")
     import threading

@@ -31,6 +31,32 @@ def test_kernel_passes_follow_the_kernels_dispatch():
     assert not _kernel_passes(_objective(Multinomial(3), dense[:10]))
 
 
+@pytest.mark.parametrize(("n_classes", "kernel_threads"), [(3, "all"), (20, 1)])
+def test_fit_threads_follow_who_carries_the_passes(monkeypatch, n_classes, kernel_threads):
+    """Few classes: the fused kernels carry the passes (all their threads, BLAS on
+    one); many classes on dense data: the GEMMs do, and the kernels get one thread."""
+    import numba
+
+    from softmax import SoftmaxRegression
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: nothing to limit")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30_000, 64))  # above the single-thread size for both
+    y = rng.integers(0, n_classes, X.shape[0])
+    seen = []
+    original = Objective.value_and_grad
+
+    def recording(self, w):
+        seen.append(numba.get_num_threads())
+        return original(self, w)
+
+    monkeypatch.setattr(Objective, "value_and_grad", recording)
+    SoftmaxRegression(solver="lbfgs", tol=1e-2).fit(X, y)
+    expected = numba.config.NUMBA_NUM_THREADS if kernel_threads == "all" else 1
+    assert seen and set(seen) == {expected}
+
+
 @pytest.mark.parametrize(
     ("n_samples", "n_params", "work", "expected"),
     [

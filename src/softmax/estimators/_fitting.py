@@ -13,7 +13,12 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from softmax._kernels import blas_for_kernels, fused_multinomial_csr, threads_for
+from softmax._kernels import (
+    blas_for_kernels,
+    fused_multinomial_csr,
+    kernels_for_blas,
+    threads_for,
+)
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
 from softmax.objective import Multinomial
@@ -226,7 +231,13 @@ def run_solver(
         return diverging[0]  # True stops the solver
 
     impl = get_solver(solver_name) if solver_impl is None else solver_impl
-    with threads_for(n_samples * objective.n_params), blas_for_kernels(_kernel_passes(objective)):
+    in_kernels = _kernel_passes(objective)
+    in_blas = not in_kernels and isinstance(getattr(objective, "X", None), np.ndarray)
+    with (
+        threads_for(n_samples * objective.n_params),
+        blas_for_kernels(in_kernels),
+        kernels_for_blas(in_blas),
+    ):
         result = impl(
             guarded_value_and_grad,
             w0,
