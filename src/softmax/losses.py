@@ -235,11 +235,17 @@ class _Categorical:
                     f"of shape {shape}: expected {row_shape}, the shape without axis {self.axis}"
                 )
             labels = xp.astype(target, xp.int64)
-            valid = (labels >= 0) & (labels < k)
             if ignore_index is not None:
                 self.counted = labels != ignore_index
-                valid = valid | ~self.counted
-            if bool(xp.any(~valid)):
+            # Two reductions, no temporaries, in the common case that every
+            # label is in range; the mask of bad labels only when one is not.
+            n_labels = math.prod(row_shape)
+            in_range = n_labels == 0 or (int(xp.min(labels)) >= 0 and int(xp.max(labels)) < k)
+            if not in_range:
+                valid = (labels >= 0) & (labels < k)
+                if self.counted is not None:
+                    valid = valid | ~self.counted
+            if not in_range and bool(xp.any(~valid)):
                 _, v = _first_bad(xp, labels, ~valid)
                 extra = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
                 raise ValueError(
