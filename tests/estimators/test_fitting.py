@@ -82,3 +82,82 @@ def test_work_per_pass_counts_stored_values_of_sparse_data():
     assert work_per_pass(_objective(Multinomial(3), csr), 1000) == csr.nnz * 3
     dense = csr.toarray()
     assert work_per_pass(_objective(Multinomial(3), dense), 1000) == 1000 * 153
+
+
+def _many_classes(rng, n=3000, d=12, k=_kernels.MAX_FUSED_CLASSES + 4):
+    X = rng.standard_normal((n, d)) * np.geomspace(0.5, 5, d) + 1.0
+    W = rng.standard_normal((k, d)) / np.geomspace(0.5, 5, d)
+    y = np.argmax(X @ W.T + rng.gumbel(size=(n, k)), axis=1)
+    return X, y
+
+
+def test_float32_twin_only_where_gemms_carry_large_passes(monkeypatch):
+    from softmax.estimators import _fitting
+
+    rng = np.random.default_rng(0)
+    X, y = _many_classes(rng)
+    k = _kernels.MAX_FUSED_CLASSES + 4
+    many = Objective(Multinomial(k), L2(1.0), X, y, np.ones(X.shape[0]))
+    assert _fitting.float32_twin(many, "lbfgs") is None  # below the work threshold
+    monkeypatch.setattr(_fitting, "MIXED_PRECISION_WORK", 0)
+    twin = _fitting.float32_twin(many, "lbfgs")
+    assert twin.X.dtype == np.float32 and np.array_equal(twin.X, X.astype(np.float32))
+    assert twin.standardization is many.standardization and twin.labels is many.labels
+    assert _fitting.float32_twin(many, "newton-cg") is not None
+    assert _fitting.float32_twin(many, "newton-cholesky") is None
+    # Not: the fused passes' data, float32 data, sparse data.
+    few = Objective(Multinomial(3), L2(1.0), X, y % 3, np.ones(X.shape[0]))
+    assert _fitting.float32_twin(few, "lbfgs") is None
+    for data in (X.astype(np.float32), sp.csr_matrix(X)):
+        assert _fitting.float32_twin(_objective(Multinomial(k), data), "lbfgs") is None
+    monkeypatch.setattr(_fitting, "MIXED_PRECISION_MAX_BYTES", X.size * 4 - 1)
+    assert _fitting.float32_twin(many, "lbfgs") is None  # the copy would be too large
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_float32_first_phase_ends_at_the_float64_solution(monkeypatch, solver):
+    from softmax import SoftmaxRegression
+    from softmax.estimators import _fitting
+
+    rng = np.random.default_rng(1)
+    X, y = _many_classes(rng)
+    ref = SoftmaxRegression(solver=solver).fit(X, y)
+    dtypes = []
+    original = Objective.value_and_grad
+
+    def recording(self, w):
+        dtypes.append(self.X.dtype)
+        return original(self, w)
+
+    monkeypatch.setattr(Objective, "value_and_grad", recording)
+    monkeypatch.setattr(_fitting, "MIXED_PRECISION_WORK", 0)
+    iterations = []
+    clf = SoftmaxRegression(solver=solver)
+    clf.fit(X, y, callback=lambda it, f, g: iterations.append(it))
+    # First the float32 copy, then float64 to the end.
+    n32 = dtypes.count(np.float32)
+    assert n32 > 1 and dtypes[:n32] == [np.float32] * n32
+    assert dtypes[n32:] == [np.float64] * (len(dtypes) - n32) and len(dtypes) > n32
+    # One count of iterations across both phases.
+    assert iterations == list(range(1, clf.n_iter_[0] + 1))
+    # Both stop at the float64 tolerance: the same optimum (this problem is
+    # ill-conditioned enough that the coefficients themselves agree to 1e-4).
+    assert _objective_value(clf, X, y) == pytest.approx(_objective_value(ref, X, y), rel=1e-10)
+    np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-4 * np.abs(ref.coef_).max())
+
+
+def _objective_value(clf, X, y):
+    """``sum_i -log p_i(y_i) + ||W||^2 / 2`` (C = 1) by SciPy, in float64."""
+    from scipy.special import logsumexp
+
+    Z = X @ clf.coef_.T + clf.intercept_
+    nll = logsumexp(Z, axis=1) - Z[np.arange(len(y)), np.searchsorted(clf.classes_, y)]
+    return float(nll.sum() + 0.5 * np.sum(clf.coef_**2))
+
+
+def test_float32_precision():
+    from softmax.estimators._fitting import float32_precision
+
+    eps32 = float(np.finfo(np.float32).eps)
+    assert float32_precision(10_000) == pytest.approx(eps32 / 100)
+    assert float32_precision(10**40) == float(np.finfo(np.float64).eps)
