@@ -239,3 +239,37 @@ def test_transpose_product_is_r_transpose_x_over_blocks_and_tiles(rng, monkeypat
         assert all("tiles" in e for e in obj._block_extras())
     R = rng.standard_normal((3000, 5))  # any width, not only the classes'
     np.testing.assert_allclose(obj.transpose_product(R), R.T @ X, rtol=1e-12, atol=1e-12)
+
+
+def test_probabilities_kept_only_when_asked(rng):
+    obj = _objective(rng, "multinomial")
+    w, v = rng.standard_normal(obj.n_params), rng.standard_normal(obj.n_params)
+    f0, g0 = obj.value_and_grad(w)
+    h0 = obj.hessp(w, v)
+    assert obj._cache_key is not None and len(obj._cache_proba) == len(obj.blocks)
+    obj.keep_probabilities = False
+    f1, g1 = obj.value_and_grad(w)
+    assert f1 == f0 and np.array_equal(g1, g0)
+    assert obj._cache_key is None and obj._cache_proba == []  # nothing held
+    # A product still works: the probabilities are computed again for it.
+    assert np.array_equal(obj.hessp(w, v), h0)
+
+
+def test_lbfgs_fits_keep_no_probabilities(rng, monkeypatch):
+    from softmax import SoftmaxRegression
+
+    held = []
+    original = Objective.value_and_grad
+
+    def recording(self, w):
+        out = original(self, w)
+        held.append(len(self._cache_proba))
+        return out
+
+    monkeypatch.setattr(Objective, "value_and_grad", recording)
+    X, labels, _ = _problem(rng)
+    SoftmaxRegression(solver="lbfgs").fit(X, labels)
+    assert held and set(held) == {0}
+    held.clear()
+    SoftmaxRegression(solver="newton-cg").fit(X, labels)
+    assert held and 0 not in held

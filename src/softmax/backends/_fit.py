@@ -55,7 +55,11 @@ class ChunkedObjective(Objective):
         self.n_evaluations = 0
         self.n_hessp = 0
 
-    def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
+    def _sum_value_and_grad(
+        self, w: np.ndarray, keep: bool = True
+    ) -> tuple[float, np.ndarray, Any]:
+        # The executors' caches are small handles (the probabilities stay with
+        # the chunks), so they are kept whatever ``keep`` says.
         return self.executor.value_and_grad(self.datafit, w)
 
     def _sum_hessp(self, v: np.ndarray) -> np.ndarray:

@@ -242,6 +242,13 @@ def run_solver(
     in_blas = not in_kernels and isinstance(getattr(objective, "X", None), np.ndarray)
     twin = float32_twin(objective, solver_name if solver_impl is None else None)
     first: SolverResult | None = None
+    # L-BFGS asks for no Hessian products: its evaluations need not keep the
+    # probabilities (n_samples x n_classes floats).
+    products = solver_impl is None and solver_name != "lbfgs"
+    keep = getattr(objective, "keep_probabilities", None)
+    for obj in (objective, twin):
+        if obj is not None and keep is not None:
+            obj.keep_probabilities = products
     with (
         threads_for(n_samples * objective.n_params),
         blas_for_kernels(in_kernels),
@@ -271,6 +278,8 @@ def run_solver(
             precision=float(np.finfo(dtype).eps),
             **extra,
         )
+    if keep is not None:
+        objective.keep_probabilities = keep
     if first is not None and done[0]:
         result = dataclasses.replace(
             result, n_iter=result.n_iter + done[0], history=first.history + result.history[1:]

@@ -47,6 +47,12 @@ class Objective:
         Rows per block; bounds the temporaries to ``block_rows * n_rows``.
     """
 
+    #: Whether evaluations keep the probabilities for Hessian products at the
+    #: same point (``n_samples * n_rows`` floats).  Solvers that never ask for
+    #: one (L-BFGS) set it to False: for W3 (50 000 rows, 1 000 classes) that
+    #: is 400 MB, twice over while an evaluation replaced the previous ones.
+    keep_probabilities: bool = True
+
     def __init__(
         self,
         datafit: Any,
@@ -117,8 +123,11 @@ class Objective:
 
     # The three sums over blocks of rows: the only place the data is touched.
     # The chunked and Dask objectives (softmax.backends) override these alone.
-    def _sum_value_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
-        """Weighted loss sum, gradient sum and per-block cache (probabilities) at ``w``."""
+    def _sum_value_and_grad(
+        self, w: np.ndarray, keep: bool = True
+    ) -> tuple[float, np.ndarray, Any]:
+        """Weighted loss sum, gradient sum and per-block cache (probabilities,
+        when ``keep``) at ``w``."""
         value, grad = 0.0, np.zeros(self.n_params)
         probas = []
         for rows, extra in zip(self.blocks, self._block_extras(), strict=True):
@@ -127,7 +136,8 @@ class Objective:
             )
             value += v
             grad += g
-            probas.append(p)
+            if keep:
+                probas.append(p)
         return value, grad, probas
 
     def _sum_hessp(self, v: np.ndarray) -> np.ndarray:
@@ -164,17 +174,24 @@ class Objective:
             out += Gt.T
         return out
 
-    def loss_and_grad_original(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty)."""
-        value, grad, probas = self._sum_value_and_grad(w)
-        self._cache_key, self._cache_proba = w.copy(), probas
+    def loss_and_grad_original(
+        self, w: np.ndarray, keep: bool | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Mean data-fit loss and its gradient at original-scale ``w`` (no penalty);
+        the probabilities are cached if ``keep`` (default: :attr:`keep_probabilities`)."""
+        keep = self.keep_probabilities if keep is None else keep
+        # The previous point's probabilities go first: one set in memory at a time.
+        self._cache_key, self._cache_proba = None, []
+        value, grad, probas = self._sum_value_and_grad(w, keep)
+        if keep:
+            self._cache_key, self._cache_proba = w.copy(), probas
         self.n_evaluations += 1
         return value / self.total_weight, grad / self.total_weight
 
     def _evaluated_at(self, w_orig: np.ndarray) -> None:
         """Make the cache (probabilities per block) hold original-scale ``w_orig``."""
         if self._cache_key is None or not np.array_equal(self._cache_key, w_orig):
-            self.loss_and_grad_original(w_orig)
+            self.loss_and_grad_original(w_orig, keep=True)
 
     def probabilities(self, w: np.ndarray) -> np.ndarray:
         """The data fit's probabilities at ``w`` (solver coordinates), all rows,
