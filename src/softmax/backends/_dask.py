@@ -315,11 +315,6 @@ class DaskExecutor:
         (value, grad) = dask.compute(tree_reduce(heads, dask.delayed(add_all, pure=True)))[0]
         return float(value), np.asarray(grad), evals
 
-    def _compute(self, root: Any) -> Any:
-        if self.client is not None:
-            return self.client.compute(root).result()
-        return root.compute()
-
     def hessp(self, datafit: Any, w: np.ndarray, v: np.ndarray, cache: Any) -> np.ndarray:
         import dask
 
@@ -330,7 +325,7 @@ class DaskExecutor:
             dask.delayed(_hessp_task, pure=True)(datafit, v_task, c, e)
             for c, e in zip(self.chunks, cache, strict=True)
         ]
-        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
+        return np.asarray(tree_reduce(parts, dask.delayed(add_all, pure=True)).compute())
 
     def hessian(self, datafit: Any, w: np.ndarray, cache: Any) -> np.ndarray:
         import dask
@@ -342,7 +337,7 @@ class DaskExecutor:
             dask.delayed(_hessian_task, pure=True)(datafit, c, e, w.shape[0])
             for c, e in zip(self.chunks, cache, strict=True)
         ]
-        return np.asarray(self._compute(tree_reduce(parts, dask.delayed(add_all, pure=True))))
+        return np.asarray(tree_reduce(parts, dask.delayed(add_all, pure=True)).compute())
 
     def subsample(self, step: int) -> tuple[DaskExecutor, float]:
         """An executor over every ``step``-th row of each encoded chunk, kept on the
@@ -362,7 +357,7 @@ class DaskExecutor:
         parts = [dask.delayed(_every_kth_task, pure=True)(c, step) for c in self.chunks]
         sub.chunks = list(dask.persist(*parts))
         weights = [dask.delayed(_weight_task, pure=True)(c) for c in sub.chunks]
-        total = float(self._compute(tree_reduce(weights, dask.delayed(add_all, pure=True))))
+        total = float(tree_reduce(weights, dask.delayed(add_all, pure=True)).compute())
         return sub, total
 
     def max_true_log_proba(self, est: Any) -> float:
@@ -375,7 +370,7 @@ class DaskExecutor:
                 )
             )
         parts = [dask.delayed(_max_log_p_task, pure=True)(est, c) for c in self.chunks]
-        return float(self._compute(tree_reduce(parts, dask.delayed(_max, pure=True))))
+        return float(tree_reduce(parts, dask.delayed(_max, pure=True)).compute())
 
     def close(self) -> None:
         """Drop the probabilities the workers cached for this fit's chunks."""
