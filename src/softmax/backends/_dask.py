@@ -446,6 +446,7 @@ def _hessp_group(
 def _hessian_group(
     datafit: Any, n_params: int, w: np.ndarray, token: str, keys: list[str], *chunks: Any
 ):
+    _worker_threads()  # a miss recomputes the probabilities in the kernels
     return _where(), [
         chunk_hessian(datafit, c[0], _probas(datafit, w, token, key, c), c[2], n_params)
         for key, c in zip(keys, chunks, strict=True)
