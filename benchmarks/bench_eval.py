@@ -3,7 +3,7 @@ the floor, and the passes over the data a default fit needs.
 
 Usage::
 
-    python benchmarks/bench_eval.py [--workloads W5,W2] [--threads 2] [--quick] [--write]
+    python benchmarks/bench_eval.py [--workloads W5,W2,W3-f64] [--threads 2] [--quick] [--write]
 
 For each dense workload of ``_fit_workloads.py`` this times, in one process
 with the same thread limit (threadpoolctl for BLAS, ``numba.set_num_threads``):
@@ -15,7 +15,8 @@ with the same thread limit (threadpoolctl for BLAS, ``numba.set_num_threads``):
 * scikit-learn: ``LinearModelLoss(HalfMultinomialLoss).loss_gradient`` and the
   ``hessp`` of ``gradient_hessian_product``, as its lbfgs and newton-cg use them;
 * the floor: one ``X @ v`` (BLAS GEMV: ``X`` read once from memory at the
-  machine's bandwidth, nothing else).
+  machine's bandwidth, nothing else); with more classes than the fused passes
+  take (W3), the two GEMMs ``X W^T`` and ``R^T X``.
 
 Then one default ``SoftmaxRegression(C=1)`` fit with the objective's
 counters: evaluations, Hessian-vector products, Hessians (each about one pass
@@ -56,6 +57,33 @@ def _objective(X: np.ndarray, y: np.ndarray) -> Any:
     return Objective(Multinomial(classes.size), L2(alpha), X, labels, sw, scaling)
 
 
+def _floor(X: np.ndarray, n_classes: int, repeat: int) -> float:
+    """The evaluation's floor: ``X`` read once (one ``X @ v``) where a fused pass
+    applies; with more classes, the two GEMMs ``X W^T`` and ``R^T X``."""
+    from softmax import _kernels
+
+    if n_classes <= _kernels.MAX_FUSED_CLASSES:
+        return best_time(lambda: X @ np.ones(X.shape[1]), repeat)
+    rng = np.random.default_rng(0)
+    Wt = rng.standard_normal((X.shape[1], n_classes))
+    R = rng.standard_normal((X.shape[0], n_classes))
+    return best_time(lambda: X @ Wt, repeat) + best_time(lambda: R.T @ X, repeat)
+
+
+def _fit_threads(obj: Any) -> Any:
+    """The thread settings a fit evaluates ``obj`` under (``run_solver``'s)."""
+    import contextlib
+
+    from softmax._kernels import blas_for_kernels, kernels_for_blas
+    from softmax.estimators._fitting import _kernel_passes
+
+    stack = contextlib.ExitStack()
+    in_kernels = _kernel_passes(obj)
+    stack.enter_context(blas_for_kernels(in_kernels))
+    stack.enter_context(kernels_for_blas(not in_kernels))
+    return stack
+
+
 def _sklearn(X: np.ndarray, y: np.ndarray, threads: int) -> tuple[Any, Any]:
     from sklearn._loss.loss import HalfMultinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
@@ -92,14 +120,16 @@ def run_workload(name: str, quick: bool, threads: int, repeat: int, log: Any) ->
     v = rng.standard_normal(obj.n_params)
     row: dict[str, Any] = {"name": name, "shape": list(X.shape), "classes": int(y.max()) + 1}
     with limited_threads(threads):
-        row["floor"] = best_time(lambda: X @ np.ones(X.shape[1]), repeat)
-        row["ours_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
-        row["ours_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
+        row["floor"] = _floor(X, row["classes"], repeat)
+        with _fit_threads(obj):
+            row["ours_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
+            row["ours_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
         fused = datafit.fused_multinomial
         datafit.fused_multinomial = lambda X, k: None  # the NumPy reference
         try:
-            row["ref_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
-            row["ref_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
+            with _fit_threads(obj):
+                row["ref_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
+                row["ref_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
         finally:
             datafit.fused_multinomial = fused
         sk_vg, sk_hp = _sklearn(X, y, threads)
@@ -274,9 +304,11 @@ def report(rows: list[dict[str, Any]], threads: int) -> str:
         "Script: `benchmarks/bench_eval.py` "
         f"({threads} threads for BLAS and numba, minimum of several runs).\n\n"
         "One loss + gradient evaluation of the objective `SoftmaxRegression(C=1)` "
-        "minimises (float64), against its floor — one `X @ v`, which reads X once "
-        "at the machine's memory bandwidth and does nothing else — against the NumPy "
-        "reference path (two GEMMs and `log_softmax`) and against scikit-learn's "
+        "minimises (float64), under a fit's thread settings, against its floor — one "
+        "`X @ v`, which reads X once at the machine's memory bandwidth and does nothing "
+        "else, or with more than 16 classes (no fused pass) the two GEMMs `X Wᵀ` and "
+        "`Rᵀ X` — against the NumPy reference path (two GEMMs and the softmax kernels; "
+        "the same as ours past 16 classes) and against scikit-learn's "
         "`LinearModelLoss.loss_gradient` (what its lbfgs calls). "
         "'Hv': one Hessian-vector product (scikit-learn's from `gradient_hessian_product`)."
     )
@@ -300,7 +332,9 @@ def report(rows: list[dict[str, Any]], threads: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--workloads", default="W5,W2", help="comma-separated dense workloads")
+    parser.add_argument(
+        "--workloads", default="W5,W2,W3-f64", help="comma-separated dense workloads"
+    )
     parser.add_argument("--quick", action="store_true", help="small versions (smoke test)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
