@@ -70,20 +70,6 @@ def _floor(X: np.ndarray, n_classes: int, repeat: int) -> float:
     return best_time(lambda: X @ Wt, repeat) + best_time(lambda: R.T @ X, repeat)
 
 
-def _fit_threads(obj: Any) -> Any:
-    """The thread settings a fit evaluates ``obj`` under (``run_solver``'s)."""
-    import contextlib
-
-    from softmax._kernels import blas_for_kernels, kernels_for_blas
-    from softmax.estimators._fitting import _kernel_passes
-
-    stack = contextlib.ExitStack()
-    in_kernels = _kernel_passes(obj)
-    stack.enter_context(blas_for_kernels(in_kernels))
-    stack.enter_context(kernels_for_blas(not in_kernels))
-    return stack
-
-
 def _sklearn(X: np.ndarray, y: np.ndarray, threads: int) -> tuple[Any, Any]:
     from sklearn._loss.loss import HalfMultinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
@@ -108,6 +94,7 @@ def run_workload(name: str, quick: bool, threads: int, repeat: int, log: Any) ->
 
     import softmax.objective._datafit as datafit
     from softmax import SoftmaxRegression
+    from softmax.estimators._fitting import pass_threads
     from softmax.objective import Objective
 
     X, y = WORKLOADS[name].make(quick)
@@ -121,13 +108,13 @@ def run_workload(name: str, quick: bool, threads: int, repeat: int, log: Any) ->
     row: dict[str, Any] = {"name": name, "shape": list(X.shape), "classes": int(y.max()) + 1}
     with limited_threads(threads):
         row["floor"] = _floor(X, row["classes"], repeat)
-        with _fit_threads(obj):
+        with pass_threads(obj):
             row["ours_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
             row["ours_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
         fused = datafit.fused_multinomial
         datafit.fused_multinomial = lambda X, k: None  # the NumPy reference
         try:
-            with _fit_threads(obj):
+            with pass_threads(obj):
                 row["ref_vg"] = best_time(lambda: obj.loss_and_grad_original(w), repeat)
                 row["ref_hp"] = best_time(lambda: obj.hessp(w, v), repeat)
         finally:

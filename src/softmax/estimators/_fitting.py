@@ -3,10 +3,11 @@ solver, the warm start, and a solver run guarded against separation."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from numbers import Integral
 from typing import Any
 
@@ -238,8 +239,6 @@ def run_solver(
         return diverging[0]  # True stops the solver
 
     impl = get_solver(solver_name) if solver_impl is None else solver_impl
-    in_kernels = _kernel_passes(objective)
-    in_blas = not in_kernels and isinstance(getattr(objective, "X", None), np.ndarray)
     twin = float32_twin(objective, solver_name if solver_impl is None else None)
     first: SolverResult | None = None
     # L-BFGS asks for no Hessian products: its evaluations need not keep the
@@ -249,11 +248,7 @@ def run_solver(
     for obj in (objective, twin):
         if obj is not None and keep is not None:
             obj.keep_probabilities = products
-    with (
-        threads_for(n_samples * objective.n_params),
-        blas_for_kernels(in_kernels),
-        kernels_for_blas(in_blas),
-    ):
+    with threads_for(n_samples * objective.n_params), pass_threads(objective):
         if twin is not None:
             # The first iterations on the float32 copy (to FLOAT32_TOL_FACTOR x
             # tol); the float64 run below goes on from where it stopped.
@@ -345,6 +340,17 @@ def float32_precision(n_samples: int) -> float:
     ``eps32 / sqrt(n)`` (W3: 5.3e-10, measured 2.7e-10)."""
     eps32, eps64 = (float(np.finfo(t).eps) for t in (np.float32, np.float64))
     return max(eps32 / math.sqrt(max(float(n_samples), 1.0)), eps64)
+
+
+@contextlib.contextmanager
+def pass_threads(objective: Any) -> Iterator[None]:
+    """The thread settings for the passes over ``objective``'s data: BLAS on one
+    thread where the numba kernels carry them (:func:`_kernel_passes`), the
+    kernels on one thread where BLAS's GEMMs do (other dense data)."""
+    in_kernels = _kernel_passes(objective)
+    in_blas = not in_kernels and isinstance(getattr(objective, "X", None), np.ndarray)
+    with blas_for_kernels(in_kernels), kernels_for_blas(in_blas):
+        yield
 
 
 def _kernel_passes(objective: Any) -> bool:
