@@ -7,6 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from softmax.objective import L2, Binomial, Multinomial, NoPenalty, Objective, Standardization
+from softmax.objective import _objective as objective_module
+from softmax.objective._datafit import row_products
 
 
 def _objective(rng, kind, sparse, intercept, standardize, penalty, block_rows=17):
@@ -101,3 +103,75 @@ def test_float32_data_gives_a_float64_hessian(rng):
     H = obj32.hessian(w)
     assert H.dtype == np.float64
     np.testing.assert_allclose(H @ w, obj32.hessp(w, w), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["l2", None])
+def test_standardised_hessian_is_exact_on_badly_scaled_columns(rng, penalty):
+    # A column of scale 1e-3 around 5: T.T @ H @ T from the original-scale
+    # Hessian lost 8 digits to the centring (2e-8 relative); formed from the
+    # standardised rows it is as close as the products' own rounding (~2e-12).
+    n = 400
+    X = rng.standard_normal((n, 4)) * np.array([1e-3, 1.0, 10.0, 100.0]) + 5.0
+    labels = rng.integers(0, 3, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    pen = L2(alpha=1e-3) if penalty == "l2" else NoPenalty()
+    obj = Objective(
+        Multinomial(3), pen, X, labels, sw, Standardization.from_data(X, 3, True), block_rows=150
+    )
+    w = rng.standard_normal(obj.n_params) * 0.3
+    H = obj.hessian(w)
+    columns = np.column_stack([obj.hessp(w, e) for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(H, columns, rtol=0, atol=2e-11 * np.abs(columns).max())
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_hessian_from_row_products_is_the_gemm_one(rng, intercept):
+    n, d, k = 90, 6, 5
+    X = rng.standard_normal((n, d)) * 3.0 + 1.0
+    P = rng.dirichlet(np.ones(k), n)
+    sw = rng.uniform(0.2, 2.0, n)
+    datafit = Multinomial(k, intercept)
+    gemm = datafit.hessian(X, P, sw)
+    products = datafit.hessian(X, P, sw, products=row_products(X, intercept))
+    np.testing.assert_allclose(products, gemm, rtol=1e-12, atol=1e-12 * np.abs(gemm).max())
+    # Both against the definition, row by row.
+    Xa = np.hstack([X, np.ones((n, 1))]) if intercept else X
+    ref = sum(
+        sw[i] * np.kron(np.diag(P[i]) - np.outer(P[i], P[i]), np.outer(Xa[i], Xa[i]))
+        for i in range(n)
+    )
+    # kron gives per-class blocks [W_k, b_k]; the flat layout puts the intercepts last.
+    order = np.arange(k * Xa.shape[1]).reshape(k, Xa.shape[1])
+    order = np.concatenate([order[:, :d].ravel(), order[:, d:].ravel()])
+    np.testing.assert_allclose(gemm, ref[np.ix_(order, order)], atol=1e-11 * np.abs(ref).max())
+
+
+def test_objective_without_room_for_row_products_gives_the_same_hessian(rng, monkeypatch):
+    obj = _objective(rng, "multinomial", False, True, True, "l2")
+    w = rng.standard_normal(obj.n_params) * 0.3
+    with_products = obj.hessian(w)
+    monkeypatch.setattr(objective_module, "ROW_PRODUCTS_BYTES", 0)
+    fresh = Objective(
+        obj.datafit, obj.penalty, obj.X, obj.labels, obj.sample_weight, obj.standardization, 17
+    )
+    np.testing.assert_allclose(fresh.hessian(w), with_products, rtol=1e-12, atol=1e-14)
+    assert fresh._products == [None] * len(fresh.blocks)
+
+
+@pytest.mark.parametrize("penalty", ["l2", None])
+def test_preconditioner_closes_the_null_space_and_is_the_hessian_across_it(rng, penalty):
+    obj = _objective(rng, "multinomial", False, True, True, penalty)
+    w = rng.standard_normal(obj.n_params) * 0.3
+    H, M = obj.hessian(w), obj.preconditioner(w)
+    k, d = 4, 5
+    # The shift directions: the intercepts' always, the coefficients' without a penalty.
+    shifts = [np.concatenate([np.zeros(k * d), np.ones(k)])]
+    if penalty is None:
+        shifts += [np.concatenate([np.tile(np.eye(d)[j], k), np.zeros(k)]) for j in range(d)]
+    N = np.linalg.qr(np.column_stack(shifts))[0]
+    lam = np.mean(np.abs(np.diag(H)))
+    np.testing.assert_allclose(M @ N, lam * N + H @ N, atol=1e-12 * lam)
+    v = rng.standard_normal(obj.n_params)
+    v -= N @ (N.T @ v)
+    np.testing.assert_allclose(M @ v, H @ v, atol=1e-12 * np.abs(H).max())
+    assert np.linalg.eigvalsh(M).min() > 1e-8 * lam

@@ -108,3 +108,30 @@ def test_max_iter_is_reported_as_not_converged():
     res = newton_cholesky(_rosen, np.full(6, -1.0), hessian=rosen_hess, max_iter=2)
     assert not res.converged
     assert res.n_iter <= 2
+
+
+def test_takes_the_step_the_objective_cannot_resolve_when_the_gradient_can():
+    # f = 1 + |x|^2 / 2 at x = 1e-8: the Newton step predicts a decrease of 1e-16,
+    # below f's rounding, yet the gradient (1e-8) is far above tol and the step
+    # is exact: it is taken instead of stopping as a stall.
+    res = newton_cholesky(
+        lambda x: (1.0 + 0.5 * float(x @ x), x.copy()),
+        np.full(2, 1e-8),
+        hessian=lambda x: np.eye(2),
+        tol=1e-12,
+    )
+    assert res.converged and res.grad_norm <= 1e-12
+    assert np.abs(res.x).max() < 1e-15
+
+
+def test_a_step_in_the_rounding_noise_ends_as_a_stall():
+    # A gradient that the step does not shrink (noise): no endless blind steps.
+    calls = []
+
+    def noisy(x):
+        calls.append(1)
+        return 1.0, np.full(2, 1e-9)
+
+    res = newton_cholesky(noisy, np.zeros(2), hessian=lambda x: np.eye(2), tol=1e-12)
+    assert res.n_iter == 0 and len(calls) <= 3
+    assert res.converged  # the gradient is at the square root of the precision

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import rosen, rosen_der, rosen_hess, rosen_hess_prod
 
-from softmax.estimators._fitting import preconditioner_sample
+from softmax.estimators._fitting import cg_preconditioner, preconditioner_sample
 from softmax.objective import L2, Multinomial, NoPenalty, Objective, Standardization
 from softmax.solvers import SOLVERS, newton_cg, newton_cholesky
 from softmax.solvers._newton import _pcg
@@ -73,7 +73,7 @@ def test_subsample_preconditioner_reaches_the_same_optimum_with_fewer_products(r
         obj.value_and_grad,
         x0,
         hessp=obj.hessp,
-        approx_hessian=obj.subsample(600).hessian,
+        approx_hessian=obj.subsample(600).preconditioner,
         tol=1e-10,
     )
     products = obj.n_hessp - before
@@ -82,6 +82,24 @@ def test_subsample_preconditioner_reaches_the_same_optimum_with_fewer_products(r
     assert res.fun == pytest.approx(plain.fun, rel=1e-12)
     # 19 against 54 (the NoPenalty case): the subsample leaves CG a few steps per Newton step.
     assert products < plain_products / 2.5, (products, plain_products)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unpenalised_preconditioned_steps_do_not_drift_along_the_null_space(seed):
+    # With the exact sub-sampled Hessian (plus the tiny ridge) as preconditioner,
+    # the rounding of the residual along the shift directions came back as steps
+    # of 1e4 along them (seeds 1 and 5 here: 4 001 and 795 products, no
+    # convergence); the preconditioner closes that null space.
+    obj = _ill_conditioned_objective(np.random.default_rng(seed), NoPenalty(), rare=False)
+    res = newton_cg(
+        obj.value_and_grad,
+        np.zeros(obj.n_params),
+        hessp=obj.hessp,
+        approx_hessian=obj.subsample(600).preconditioner,
+        tol=1e-10,
+    )
+    assert res.converged, res.message
+    assert obj.n_hessp < 40 and np.abs(res.x).max() < 10
 
 
 def test_subsample_is_the_same_objective_on_fewer_rows(rng):
@@ -105,6 +123,42 @@ def test_preconditioner_sample_rule():
     # Too many parameters, or too little data for a subsample to be cheap: none.
     assert preconditioner_sample(200_000, 2010) is None
     assert preconditioner_sample(10_000, 50) is None
+
+
+def test_cg_preconditioner_choice(rng):
+    obj = _ill_conditioned_objective(rng, L2(1e-4), n=6000)  # 36 parameters
+    # A subsample where it is a small part of the data...
+    assert preconditioner_sample(6000, 36) is None
+    # ...else the whole data's Hessian, formed once CG spent what it costs.
+    pre = cg_preconditioner(obj, 6000)
+    assert pre["approx_hessian"] == obj.preconditioner
+    K, d = 4, 9
+    work = 6000 * K * (K + 1) / 2 * d * (d + 1) / 2
+    assert pre["approx_cost"] == pytest.approx(work / (4 * 6000 * 36))
+    # Where a subsample is a small part of the data: its Hessian, from the first step.
+    assert set(cg_preconditioner(obj, 2_000_000)) == {"approx_hessian"}
+
+
+@pytest.mark.parametrize("cost", [0.0, 20.0, np.inf])
+def test_preconditioner_waits_until_cg_spent_its_cost(rng, cost):
+    obj = _ill_conditioned_objective(rng, L2(1e-4), rare=True)
+    formed = []
+
+    def approx(x):
+        formed.append(obj.n_hessp)  # products spent before it is formed
+        return obj.preconditioner(x)
+
+    res = newton_cg(
+        obj.value_and_grad, np.zeros(obj.n_params), hessp=obj.hessp,
+        approx_hessian=approx, approx_cost=cost, tol=1e-10,
+    )  # fmt: skip
+    assert res.converged
+    if cost == 0.0:
+        assert formed[0] == 0  # at the first step
+    elif np.isfinite(cost):
+        assert formed and formed[0] >= cost  # never before CG spent its cost
+    else:
+        assert not formed
 
 
 def test_forcing_is_eisenstat_walker_but_never_tighter_than_the_stopping_rule():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import operator
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -315,6 +316,28 @@ def set_kernel_threads(n_threads: int) -> None:
     numba.set_num_threads(max(1, min(int(n_threads), pool)))
 
 
+#: threadpoolctl's controller and ``len(sys.modules)`` when it was made.
+_controller: list[Any] = [None, -1]
+#: BLAS thread counts to give back inside :func:`blas_unlimited` (a stack: one
+#: entry per active :func:`blas_for_kernels` or limiting :func:`threads_for`).
+_blas_saved: list[int] = []
+
+
+def thread_controller() -> Any:
+    """threadpoolctl's ``ThreadpoolController``, made again only after modules
+    were imported (which may have loaded another BLAS or OpenMP library).
+
+    Making one reads ``/proc/self/maps`` and inspects every loaded library:
+    3-4 ms, three times per fit (``threadpool_limits`` makes a new one at each
+    call), which was a tenth of a fit on digits."""
+    n_modules = len(sys.modules)
+    if _controller[0] is None or _controller[1] != n_modules:
+        from threadpoolctl import ThreadpoolController
+
+        _controller[:] = [ThreadpoolController(), n_modules]
+    return _controller[0]
+
+
 @contextlib.contextmanager
 def threads_for(work: float) -> Iterator[None]:
     """Run the body on one thread (BLAS and numba) when ``work`` is below
@@ -322,8 +345,6 @@ def threads_for(work: float) -> Iterator[None]:
     if work >= SINGLE_THREAD_WORK:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
     numba_threads = None
     # Import the kernels now (not at their first call, inside the body) so that
     # numba's pool can be limited too; without numba there is nothing to limit.
@@ -332,20 +353,29 @@ def threads_for(work: float) -> Iterator[None]:
 
         numba_threads = numba.get_num_threads()
         numba.set_num_threads(1)
+    controller = thread_controller()
+    # A Hessian's GEMMs inside take the BLAS threads back (blas_unlimited):
+    # digits' (2e8 multiply-adds) 20 ms -> 12 ms.
+    _blas_saved.append(_blas_threads(controller))
     try:
-        with threadpool_limits(limits=1):
+        with controller.limit(limits=1):
             yield
     finally:
+        _blas_saved.pop()
         if numba_threads is not None:
             numba.set_num_threads(numba_threads)
+
+
+def _blas_threads(controller: Any) -> int:
+    """The BLAS threads to give back in :func:`blas_unlimited`: the most any
+    BLAS library has, or what an enclosing limit took away."""
+    counts = [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"]
+    return max([*counts, *_blas_saved[-1:]], default=1)
 
 
 # --------------------------------------------------------------------------- #
 # BLAS threads while the kernels carry the data passes
 # --------------------------------------------------------------------------- #
-#: BLAS thread counts to give back inside :func:`blas_unlimited` (a stack: one
-#: entry per active :func:`blas_for_kernels`).
-_blas_saved: list[int] = []
 
 
 @contextlib.contextmanager
@@ -365,12 +395,10 @@ def blas_for_kernels(active: bool) -> Iterator[None]:
     if not active:
         yield
         return
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    _blas_saved.append(max(counts, default=1))
+    controller = thread_controller()
+    _blas_saved.append(_blas_threads(controller))
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with controller.limit(limits=1, user_api="blas"):
             yield
     finally:
         _blas_saved.pop()
@@ -409,7 +437,5 @@ def blas_unlimited() -> Iterator[None]:
     if not _blas_saved or _blas_saved[-1] <= 1:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=_blas_saved[-1], user_api="blas"):
+    with thread_controller().limit(limits=_blas_saved[-1], user_api="blas"):
         yield

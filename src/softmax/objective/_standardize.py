@@ -1,7 +1,8 @@
 """Internal standardisation as a linear change of variables (preconditioning).
 
 The solver works on ``w~`` in the coordinates of the standardised features
-``X~ = (X - mean) / scale`` but ``X~`` is never formed: with
+``X~ = (X - mean) / scale`` but ``X~`` is never formed whole (only chunk by
+chunk, for the full Hessian of dense data): with
 ``W = W~ / scale`` and ``b = b~ - W @ mean``, ``X~ W~.T + b~ == X W.T + b``,
 so every evaluation uses the original ``X`` (dense or sparse, never densified)
 and the original-scale coefficients.  Gradients and Hessian-vector products
@@ -146,6 +147,11 @@ class Standardization:
             return (G / self.scale).ravel()
         Gt = (G - np.outer(g_b, self.mean)) / self.scale
         return np.concatenate([Gt.ravel(), g_b])
+
+    def standardize(self, X: np.ndarray) -> np.ndarray:
+        """``X~ = (X - mean) / scale`` for dense rows ``X`` (forming the Hessian
+        of small problems; evaluations never do)."""
+        return (X - self.mean) / self.scale
 
     def inverse(self, w: np.ndarray) -> np.ndarray:
         """Standardised ``w~`` from original-scale ``w`` (for warm starts)."""
