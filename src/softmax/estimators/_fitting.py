@@ -128,9 +128,11 @@ def auto_solver(
     (1 151 products); W5 (500k x 54 x 7) 2.6 s per Hessian, where the
     preconditioned Newton-CG needs 60 products and 6 sub-sampled Hessians in
     all.  Since Newton-CG's line-search steps stop CG no tighter than the
-    stopping rule needs, digits takes 0.27-0.34 s with it against 0.44-0.91 s
-    with Newton-Cholesky, and matches scikit-learn's tight optimum as closely
-    (L-BFGS, 0.36-0.48 s, stops 10x further from it in the coefficients).  So:
+    stopping rule needs, and the whole data's Hessian preconditions it once CG
+    has spent what that costs (:func:`cg_preconditioner`), digits takes
+    0.09-0.11 s with it against 0.3-0.6 s with Newton-Cholesky, and matches
+    scikit-learn's tight optimum as closely (L-BFGS, 0.36-0.48 s, stops 10x
+    further from it in the coefficients).  So:
     the full Hessian for tiny problems (:func:`small_problem`), Newton-CG up to
     1 000 parameters and 2e9 multiply-adds per Hessian.
 
