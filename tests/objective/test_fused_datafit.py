@@ -303,3 +303,22 @@ def test_probabilities_written_into_out_when_it_fits(rng, monkeypatch, kind):
     for bad in (out[:-1], out.astype(np.float32), np.asfortranarray(out)):
         _, _, P3 = fit.value_and_grad(w, X, labels, sw, out=bad, **extra)
         assert P3 is not bad and np.array_equal(P3, P)
+
+
+@pytest.mark.parametrize("k", [3, 20])
+def test_tiled_hessian_moments_equal_scipy(rng, monkeypatch, k):
+    X, _, sw = _csr_problem(rng, k, density=0.5)
+    tiles = _tiles(monkeypatch, X, k)
+    P = rng.dirichlet(np.ones(k), X.shape[0])
+    tiled = Multinomial(k).hessian_moments(X, P, sw, tiles)
+    reference = Multinomial(k).hessian_moments(X, P, sw)  # SciPy's products
+    for got, want in zip(tiled, reference, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    C = sw[:, None] * P * (1 - P)
+    np.testing.assert_allclose(reference[0], (X.multiply(X).T @ C).T, rtol=1e-12)
+    # Canonical data (no duplicate entries) takes the tiled pass.
+    Xc = X.copy()
+    Xc.sum_duplicates()
+    canonical = Multinomial(k).hessian_moments(Xc, P, sw, _tiles(monkeypatch, Xc, k))
+    for got, want in zip(canonical, reference, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

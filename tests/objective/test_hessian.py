@@ -175,3 +175,35 @@ def test_preconditioner_closes_the_null_space_and_is_the_hessian_across_it(rng, 
     v -= N @ (N.T @ v)
     np.testing.assert_allclose(M @ v, H @ v, atol=1e-12 * np.abs(H).max())
     assert np.linalg.eigvalsh(M).min() > 1e-8 * lam
+
+
+@pytest.mark.parametrize(("sparse", "intercept", "standardize", "penalty"), [
+    (sparse, intercept, standardize, penalty)
+    for sparse in (False, True) for intercept in (True, False)
+    for standardize in (True, False) for penalty in ("l2", None)
+])  # fmt: skip
+def test_hessian_diagonal_is_the_hessians(rng, sparse, intercept, standardize, penalty):
+    obj = _objective(rng, "multinomial", sparse, intercept, standardize, penalty)
+    w = rng.standard_normal(obj.n_params) * 0.3
+    H = obj.hessian(w)
+    np.testing.assert_allclose(
+        obj.hessian_diagonal(w), np.diag(H), rtol=1e-10, atol=1e-13 * np.abs(H).max()
+    )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_diagonal_preconditioner_averages_the_diagonal_over_the_classes(rng, sparse):
+    obj = _objective(rng, "multinomial", sparse, True, True, "l2")
+    w = rng.standard_normal(obj.n_params) * 0.3
+    exact = obj.hessian_diagonal(w)
+    k, d = 4, 5
+    want = np.concatenate(
+        [np.tile(exact[: k * d].reshape(k, d).mean(axis=0), k), np.full(k, exact[k * d :].mean())]
+    )
+    np.testing.assert_allclose(obj.diagonal_preconditioner(w), want, rtol=1e-12)
+
+
+def test_hessian_diagonal_needs_a_multinomial(rng):
+    obj = _objective(rng, "binomial", False, True, True, "l2")
+    with pytest.raises(TypeError, match="multinomial"):
+        obj.hessian_diagonal(np.zeros(obj.n_params))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.optimize import rosen, rosen_der, rosen_hess, rosen_hess_prod
 
 from softmax.estimators._fitting import cg_preconditioner, preconditioner_sample
@@ -170,3 +171,42 @@ def test_forcing_is_eisenstat_walker_but_never_tighter_than_the_stopping_rule():
     # |g| = 5e-8, tol 1e-8: a residual of 0.02 already leaves a gradient of 1e-9.
     assert _forcing(1.0, g * 1e-8, 1e-8) == pytest.approx(0.02)
     assert _forcing(100.0, g * 1e-8, 1e-8) == 0.5  # the rule scales with |f|
+
+
+def _wide_sparse_objective(rng, n=3000, d=400, k=6):
+    # Tf-idf-like: columns of Zipf frequencies, imbalanced classes; over 1 000 parameters.
+    freq = 0.3 / np.arange(1, d + 1) ** 0.8
+    X = sp.csr_matrix((rng.random((n, d)) < freq) * rng.uniform(0.5, 2.0, (n, d)))
+    W = rng.standard_normal((k, d)) * 2.0
+    labels = np.argmax(X @ W.T + rng.gumbel(size=(n, k)) + np.log(np.arange(1, k + 1)), axis=1)
+    sw = np.ones(n)
+    scaling = Standardization.from_moments(
+        np.asarray(X.mean(axis=0)).ravel(),
+        np.asarray(X.multiply(X).mean(axis=0)).ravel() - np.asarray(X.mean(axis=0)).ravel() ** 2,
+        k, True, l2_strength=1e-4,
+    )  # fmt: skip
+    return Objective(Multinomial(k), L2(1e-4), X, labels, sw, scaling)
+
+
+def test_diagonal_preconditioner_where_the_hessian_is_out_of_reach(rng):
+    obj = _wide_sparse_objective(rng)
+    pre = cg_preconditioner(obj, obj.X.shape[0])
+    assert pre["approx_hessian"] == obj.diagonal_preconditioner
+    x0 = np.zeros(obj.n_params)
+    plain = newton_cg(obj.value_and_grad, x0, hessp=obj.hessp, tol=1e-10)
+    plain_products = obj.n_hessp
+    res = newton_cg(obj.value_and_grad, x0, hessp=obj.hessp, tol=1e-10, **pre)
+    products = obj.n_hessp - plain_products
+    assert plain.converged and res.converged
+    assert res.fun == pytest.approx(plain.fun, rel=1e-12)
+    assert products < plain_products, (products, plain_products)
+
+
+def test_diagonal_preconditioner_solves_by_division():
+    from softmax.solvers._newton import _preconditioner_solver
+
+    d = np.array([4.0, 2.0, 0.0, np.inf])
+    solve = _preconditioner_solver(d)
+    out = solve(np.ones(4))
+    ridge = 1e-6 * np.mean([4.0, 2.0, 0.0, 0.0])
+    np.testing.assert_allclose(out, 1.0 / (np.array([4.0, 2.0, 0.0, 0.0]) + ridge))

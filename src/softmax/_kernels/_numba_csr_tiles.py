@@ -41,6 +41,7 @@ __all__ = [
     "tiled_hessp",
     "tiled_logits",
     "tiled_scatter",
+    "tiled_scatter_moments",
     "tiled_value_grad",
 ]
 
@@ -152,6 +153,35 @@ def tiled_scatter(ptr, col, val, starts, R, Gt):  # pragma: no cover - compiled
                 gj = G_t[col[q]]
                 for k in range(K):
                     gj[k] += v * ri[k]
+
+
+@njit(parallel=True, **_OPTS)
+def tiled_scatter_moments(ptr, col, val, starts, C, G1t, G2t):  # pragma: no cover - compiled
+    """``G1t = X.T @ C`` and ``G2t = (X * X).T @ C`` in one pass, tile by tile
+    (the Hessian's diagonal: :meth:`softmax.objective.Multinomial.hessian_moments`)."""
+    n = ptr.shape[1] - 1
+    K = G1t.shape[1]
+    for t in prange(starts.shape[0] - 1):
+        G1 = G1t[starts[t] : starts[t + 1]]
+        G2 = G2t[starts[t] : starts[t + 1]]
+        for r in range(G1.shape[0]):
+            for k in range(K):
+                G1[r, k] = 0.0
+                G2[r, k] = 0.0
+        pt = ptr[t]
+        for i in range(n):
+            lo, hi = pt[i], pt[i + 1]
+            if lo == hi:
+                continue
+            ci = C[i]
+            for q in range(lo, hi):
+                v = val[q]
+                g1 = G1[col[q]]
+                g2 = G2[col[q]]
+                for k in range(K):
+                    vc = v * ci[k]
+                    g1[k] += vc
+                    g2[k] += v * vc
 
 
 @njit(parallel=True, **_OPTS)

@@ -24,7 +24,7 @@ from softmax._kernels import (
 )
 from softmax.estimators._penalty_choice import PenaltyChoice, choose_penalty
 from softmax.estimators._validation import check_finite_features, check_tol_max_iter
-from softmax.objective import Multinomial, Objective
+from softmax.objective import L2, Multinomial, NoPenalty, Objective
 from softmax.objective._newton_model import newton_model_solver
 from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
@@ -95,7 +95,31 @@ def cg_preconditioner(objective: Any, n_samples: int) -> dict[str, Any]:
         product = 4.0 * n_samples * n_params
         work = hessian_work(objective.datafit, n_samples, n_params)
         return {"approx_hessian": objective.preconditioner, "approx_cost": work / product}
+    if diagonal_preconditions(objective):
+        # Formed once CG needed two products, and again after every step that
+        # needed more than one (at every step: W4 the same, a test's data 101
+        # products instead of 89).
+        return {
+            "approx_hessian": objective.diagonal_preconditioner,
+            "approx_cost": 2.0,
+            "approx_reuse": 1,
+        }
     return {}
+
+
+def diagonal_preconditions(objective: Any) -> bool:
+    """Whether Newton-CG takes the Hessian's diagonal averaged over the classes
+    (:meth:`Objective.diagonal_preconditioner`) as its preconditioner: a
+    multinomial with an L2 penalty or none, on data in memory.  Measured on W4
+    (tf-idf 100k x 50k, 20 classes, 1M parameters): 23 Hessian-vector products
+    to the default tol instead of 48."""
+    X = getattr(objective, "X", None)
+    return (
+        type(objective) is Objective
+        and (isinstance(X, np.ndarray) or sp.issparse(X))
+        and isinstance(objective.datafit, Multinomial)
+        and isinstance(objective.penalty, L2 | NoPenalty)
+    )
 
 
 def hessian_work(datafit: Any, n_samples: int, n_params: int) -> float:

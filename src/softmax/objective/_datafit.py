@@ -218,6 +218,46 @@ class Multinomial:
         h_b = Q.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
         return _pack(HV, h_b)
 
+    def hessian_moments(
+        self,
+        X: Any,
+        proba: np.ndarray,
+        sample_weight: np.ndarray,
+        tiles: Any = None,
+        average_classes: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the Hessian's diagonal is made of: with ``c_ik = s_i p_ik (1 - p_ik)``,
+        ``(sum_i c_ik x_ij**2, sum_i c_ik x_ij, sum_i c_ik)``, shapes ``(K, d)``,
+        ``(K, d)`` and ``(K,)``: the diagonal entries of the coefficients, their
+        intercept cross terms, and the intercepts' (see
+        :meth:`softmax.objective.Objective.hessian_diagonal`).  With
+        ``average_classes``, their means over the classes (one row: a pass that
+        scatters one value per stored value instead of ``K``)."""
+        P = np.asarray(proba, dtype=np.float64)
+        C = np.asarray(sample_weight, dtype=np.float64)[:, None] * P * (1.0 - P)
+        if average_classes:
+            C = C.mean(axis=1, keepdims=True)
+        m = C.shape[1]
+        # The tiles keep duplicate entries apart, and (a + b)**2 != a**2 + b**2:
+        # canonical CSR only (scipy checks in one pass; the products sum them).
+        if tiles is not None and X.has_canonical_format:
+            impl, (ptr, col, val, starts) = tiles
+            G1t = np.empty((X.shape[1], m))
+            G2t = np.empty_like(G1t)
+            impl.tiled_scatter_moments(ptr, col, val, starts, C, G1t, G2t)
+            return G2t.T, G1t.T, C.sum(axis=0)
+        if isinstance(X, np.ndarray):
+            first = C.T @ X
+            second = np.zeros_like(first)
+            for rows in _chunks(X.shape[0], X.shape[1]):
+                Xc = np.asarray(X[rows], dtype=np.float64)
+                second += C[rows].T @ (Xc * Xc)
+            return second, first, C.sum(axis=0)
+        Xs = sp.csr_matrix(X, dtype=np.float64)
+        first = np.asarray(Xs.T @ C).T
+        second = np.asarray(Xs.multiply(Xs).T @ C).T
+        return second, first, C.sum(axis=0)
+
     def fused(self, X: Any) -> bool:
         """Whether the fused numba passes (dense or CSR) evaluate this data fit on ``X``."""
         return fused_multinomial(X, self.n_classes) is not None or (

@@ -265,6 +265,62 @@ class Objective:
             H = self._right_multiply_by_forward(self._right_multiply_by_forward(H).T).T
         return 0.5 * (H + H.T)
 
+    def hessian_diagonal(self, w: np.ndarray, average_classes: bool = False) -> np.ndarray:
+        """The diagonal of :meth:`hessian` at ``w`` (multinomial data fit, L2 or no
+        penalty), in one pass over the data.
+
+        In standardised coordinates the entry of ``W~[k, j]`` is
+        ``(H_WW - 2 mean_j H_Wb + mean_j**2 H_bb) / scale_j**2`` with
+        the original-scale entries of :meth:`Multinomial.hessian_moments`.
+        With ``average_classes``, each feature's entries (and the intercepts')
+        are their mean over the classes: :meth:`diagonal_preconditioner`.
+        """
+        if not isinstance(self.datafit, Multinomial) or not isinstance(
+            self.penalty, L2 | NoPenalty
+        ):
+            raise TypeError(
+                "hessian_diagonal needs a multinomial data fit with an L2 penalty or none"
+            )
+        w_orig = self.to_original(np.asarray(w, dtype=np.float64))
+        self._evaluated_at(w_orig)
+        K, d = self.datafit.n_rows, self.n_features
+        m = 1 if average_classes else K
+        ww, wb, bb = np.zeros((m, d)), np.zeros((m, d)), np.zeros(m)
+        for rows, proba, extra in zip(
+            self.blocks, self._cache_proba, self._block_extras(), strict=True
+        ):
+            m2, m1, m0 = self.datafit.hessian_moments(
+                self._X(rows), proba, self.sample_weight[rows], extra.get("tiles"), average_classes
+            )
+            ww += m2
+            wb += m1
+            bb += m0
+        std = self.standardization
+        if std is not None:
+            # (Without an intercept the mean is 0.)
+            ww = (ww - 2.0 * std.mean * wb + std.mean**2 * bb[:, None]) / std.scale**2
+        ww /= self.total_weight
+        if isinstance(self.penalty, L2):
+            ww += self.penalty.alpha / (1.0 if std is None else std.scale**2)
+        ww, bb = np.broadcast_to(ww, (K, d)), np.broadcast_to(bb, (K,))
+        if not self.fit_intercept:
+            return ww.ravel()
+        return np.concatenate([ww.ravel(), bb / self.total_weight])
+
+    def diagonal_preconditioner(self, w: np.ndarray) -> np.ndarray:
+        """Newton-CG's preconditioner where the full Hessian is out of reach: the
+        Hessian's diagonal averaged over the classes of each feature (and over
+        the intercepts), a pass that scatters one value per stored value.
+
+        The average keeps the shift directions (the same change for every
+        class) among the preconditioned operator's eigenvectors, which the
+        exact diagonal does not: on Zipf-distributed sparse columns with
+        imbalanced classes (a test's data) the exact diagonal took 157 and 154
+        Hessian-vector products where plain CG took 98 and 97, the average 89
+        and 71; on W4 (tf-idf, 20 classes) 25 and 23 against 48.
+        """
+        return self.hessian_diagonal(w, average_classes=True)
+
     def preconditioner(self, w: np.ndarray) -> np.ndarray:
         """:meth:`hessian` at ``w`` with its null space closed: the multinomial's
         loss does not change when the same vector is added to every class's
