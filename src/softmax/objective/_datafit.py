@@ -41,6 +41,7 @@ from softmax._kernels import (
     FUSED_PARTS,
     csr_matmat,
     csr_parts,
+    csr_row_parts,
     fused_multinomial,
     fused_multinomial_csr,
 )
@@ -136,7 +137,7 @@ class Multinomial:
             P = _proba_buffer(out, X.shape[0], self.n_classes)
             loss, Gt, g_b = impl.tiled_value_grad(
                 data, _as_index(labels), _as_weight(sample_weight), Wt, b,
-                FUSED_BLOCK_ROWS, FUSED_PARTS, P,
+                FUSED_BLOCK_ROWS, csr_row_parts(), P,
             )  # fmt: skip
             return loss, _pack(Gt.T, g_b if self.fit_intercept else None), P
         csr = fused_multinomial_csr(X)
@@ -190,7 +191,7 @@ class Multinomial:
             impl, data = tiles
             Vt, v_b = self._coef_and_intercept(v, X.shape[1], transpose=True)
             HVt, h_b = impl.tiled_hessp(
-                data, _as_weight(sample_weight), proba, Vt, v_b, FUSED_BLOCK_ROWS, FUSED_PARTS
+                data, _as_weight(sample_weight), proba, Vt, v_b, FUSED_BLOCK_ROWS, csr_row_parts()
             )
             return _pack(HVt.T, h_b if self.fit_intercept else None)
         csr = fused_multinomial_csr(X)
