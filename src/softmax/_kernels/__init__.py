@@ -290,8 +290,10 @@ def csr_row_parts() -> int:
 def csr_tiles(X: Any, n_classes: int) -> tuple[Any, Any] | None:
     """``(module, tiles)``: ``X`` cut into column tiles for the tiled multinomial
     passes of ``_numba_csr_tiles`` (a copy of its stored values, made once per
-    fit), or None where they do not apply (see :func:`fused_multinomial_csr`) or
-    the tiles' row pointers would take more memory than ``X`` itself."""
+    fit, with duplicate entries summed: the tiled squares of
+    ``Multinomial.hessian_moments`` need one value per entry), or None where they
+    do not apply (see :func:`fused_multinomial_csr`) or the tiles' row pointers
+    would take more memory than ``X`` itself."""
     if fused_multinomial_csr(X) is None:
         return None
     impl = _tiles.get()
@@ -304,6 +306,9 @@ def csr_tiles(X: Any, n_classes: int) -> tuple[Any, Any] | None:
     n_tiles = starts.shape[0] - 1
     if n_tiles * (X.shape[0] + 1) * 8 > X.data.nbytes + X.indices.nbytes:
         return None
+    if impl.has_duplicates(X.indptr, X.indices, n_features):
+        X = X.copy()
+        X.sum_duplicates()
     ptr, col, val = impl.build_tiles(X.indptr, X.indices, X.data, starts)
     return impl, (ptr, col, val, starts)
 

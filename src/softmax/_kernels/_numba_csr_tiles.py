@@ -37,6 +37,7 @@ from softmax._kernels._numba_linear import _softmax_block
 
 __all__ = [
     "build_tiles",
+    "has_duplicates",
     "tile_bounds",
     "tiled_hessp",
     "tiled_logits",
@@ -71,6 +72,19 @@ def tile_bounds(indices, n_features, max_width, max_nnz):  # pragma: no cover - 
         nnz += counts[j]
     starts.append(n_features)
     return np.array(starts, dtype=np.int64)
+
+
+@njit(**_OPTS)
+def has_duplicates(indptr, indices, n_features):  # pragma: no cover - compiled
+    """Whether some row stores two values in one column (one pass, any order)."""
+    last_row = np.full(n_features, -1, np.int64)
+    for i in range(indptr.shape[0] - 1):
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            if last_row[j] == i:
+                return True
+            last_row[j] = i
+    return False
 
 
 @njit(**_OPTS)

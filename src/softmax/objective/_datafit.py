@@ -239,9 +239,8 @@ class Multinomial:
         if average_classes:
             C = C.mean(axis=1, keepdims=True)
         m = C.shape[1]
-        # The tiles keep duplicate entries apart, and (a + b)**2 != a**2 + b**2:
-        # canonical CSR only (scipy checks in one pass; the products sum them).
-        if tiles is not None and X.has_canonical_format:
+        # (The tiles hold duplicate entries summed: (a + b)**2 != a**2 + b**2.)
+        if tiles is not None:
             impl, (ptr, col, val, starts) = tiles
             G1t = np.empty((X.shape[1], m))
             G2t = np.empty_like(G1t)
