@@ -247,11 +247,12 @@ class Multinomial:
             impl.tiled_scatter_moments(ptr, col, val, starts, C, G1t, G2t)
             return G2t.T, G1t.T, C.sum(axis=0)
         if isinstance(X, np.ndarray):
-            first = C.T @ X
+            # In X's dtype: float32 data is not copied to float64 (a preconditioner).
+            Cx = C.astype(X.dtype, copy=False)
+            first = np.asarray(Cx.T @ X, dtype=np.float64)
             second = np.zeros_like(first)
             for rows in _chunks(X.shape[0], X.shape[1]):
-                Xc = np.asarray(X[rows], dtype=np.float64)
-                second += C[rows].T @ (Xc * Xc)
+                second += Cx[rows].T @ (X[rows] * X[rows])
             return second, first, C.sum(axis=0)
         Xs = sp.csr_matrix(X, dtype=np.float64)
         first = np.asarray(Xs.T @ C).T
