@@ -248,14 +248,10 @@ class Objective:
             # needs no transform (digits: 5 ms of a 20 ms Hessian).
             with blas_unlimited():
                 H = self._sum_dense_hessian() / self.total_weight
-            if isinstance(self.penalty, L2):
-                # (alpha / 2) |W|^2 = (alpha / 2) |W~ / scale|^2
-                scale = 1.0 if std is None else std.scale
-                n_coef = self.datafit.n_rows * self.n_features
-                diag = np.tile(
-                    self.penalty.alpha / scale**2 * np.ones(self.n_features), self.datafit.n_rows
-                )
-                H[np.arange(n_coef), np.arange(n_coef)] += diag
+            n_coef = self.datafit.n_rows * self.n_features
+            H[np.arange(n_coef), np.arange(n_coef)] += np.tile(
+                self._penalty_curvature(), self.datafit.n_rows
+            )
             return 0.5 * (H + H.T)
         with blas_unlimited():  # GEMMs: BLAS gets its threads back during a fit
             H = self._sum_hessian() / self.total_weight
@@ -299,9 +295,7 @@ class Objective:
         if std is not None:
             # (Without an intercept the mean is 0.)
             ww = (ww - 2.0 * std.mean * wb + std.mean**2 * bb[:, None]) / std.scale**2
-        ww /= self.total_weight
-        if isinstance(self.penalty, L2):
-            ww += self.penalty.alpha / (1.0 if std is None else std.scale**2)
+        ww = ww / self.total_weight + self._penalty_curvature()
         ww, bb = np.broadcast_to(ww, (K, d)), np.broadcast_to(bb, (K,))
         if not self.fit_intercept:
             return ww.ravel()
@@ -349,6 +343,15 @@ class Objective:
             idx = np.arange(K)[:, None] * D + np.arange(D)[None, :]  # (class, feature)
             H[idx[:, None, :], idx[None, :, :]] += lam / K
         return H
+
+    def _penalty_curvature(self) -> np.ndarray:
+        """The L2 penalty's (or no penalty's) second derivative along each
+        feature's coefficients in the solver's coordinates: ``(alpha / 2) |W|^2 =
+        (alpha / 2) |W~ / scale|^2``, so ``alpha / scale**2``."""
+        alpha = self.penalty.alpha if isinstance(self.penalty, L2) else 0.0
+        std = self.standardization
+        scale = np.ones(self.n_features) if std is None else std.scale
+        return alpha / scale**2
 
     def _dense_multinomial(self) -> bool:
         """Whether :meth:`hessian` forms the Hessian from the standardised features
