@@ -128,9 +128,9 @@ def test_preconditioner_sample_rule():
 
 def test_cg_preconditioner_choice(rng):
     obj = _ill_conditioned_objective(rng, L2(1e-4), n=6000)  # 36 parameters
-    # A subsample where it is a small part of the data...
+    # 6 000 rows are too few for a cheap subsample: the whole data's Hessian,
+    # formed once CG spent what it costs.
     assert preconditioner_sample(6000, 36) is None
-    # ...else the whole data's Hessian, formed once CG spent what it costs.
     pre = cg_preconditioner(obj, 6000)
     assert pre["approx_hessian"] == obj.preconditioner
     K, d = 4, 9
