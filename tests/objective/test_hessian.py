@@ -158,16 +158,21 @@ def test_objective_without_room_for_row_products_gives_the_same_hessian(rng, mon
     assert fresh._products == [None] * len(fresh.blocks)
 
 
+@pytest.mark.parametrize("intercept", [True, False])
 @pytest.mark.parametrize("penalty", ["l2", None])
-def test_preconditioner_closes_the_null_space_and_is_the_hessian_across_it(rng, penalty):
-    obj = _objective(rng, "multinomial", False, True, True, penalty)
+def test_preconditioner_closes_the_null_space_and_is_the_hessian_across_it(rng, penalty, intercept):
+    obj = _objective(rng, "multinomial", False, intercept, True, penalty)
     w = rng.standard_normal(obj.n_params) * 0.3
     H, M = obj.hessian(w), obj.preconditioner(w)
     k, d = 4, 5
+    nb = k if intercept else 0
     # The shift directions: the intercepts' always, the coefficients' without a penalty.
-    shifts = [np.concatenate([np.zeros(k * d), np.ones(k)])]
+    shifts = [np.concatenate([np.zeros(k * d), np.ones(k)])] if intercept else []
     if penalty is None:
-        shifts += [np.concatenate([np.tile(np.eye(d)[j], k), np.zeros(k)]) for j in range(d)]
+        shifts += [np.concatenate([np.tile(np.eye(d)[j], k), np.zeros(nb)]) for j in range(d)]
+    if not shifts:  # an L2 penalty and no intercepts: no null space, M is H
+        np.testing.assert_array_equal(M, H)
+        return
     N = np.linalg.qr(np.column_stack(shifts))[0]
     lam = np.mean(np.abs(np.diag(H)))
     np.testing.assert_allclose(M @ N, lam * N + H @ N, atol=1e-12 * lam)
@@ -207,3 +212,18 @@ def test_hessian_diagonal_needs_a_multinomial(rng):
     obj = _objective(rng, "binomial", False, True, True, "l2")
     with pytest.raises(TypeError, match="multinomial"):
         obj.hessian_diagonal(np.zeros(obj.n_params))
+
+
+def test_float32_data_gives_the_float64_diagonal(rng):
+    obj64 = _objective(rng, "multinomial", False, True, True, "l2", block_rows=None)
+    X32 = obj64.X.astype(np.float32)
+    obj32 = Objective(
+        obj64.datafit, obj64.penalty, X32, obj64.labels, obj64.sample_weight,
+        obj64.standardization,
+    )  # fmt: skip
+    w = rng.standard_normal(obj64.n_params) * 0.3
+    for average in (False, True):
+        d64 = obj64.hessian_diagonal(w, average_classes=average)
+        d32 = obj32.hessian_diagonal(w, average_classes=average)
+        assert d32.dtype == np.float64
+        np.testing.assert_allclose(d32, d64, rtol=1e-4)
