@@ -105,19 +105,21 @@ def test_float32_data_gives_a_float64_hessian(rng):
     np.testing.assert_allclose(H @ w, obj32.hessp(w, w), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["multinomial", "binomial"])
 @pytest.mark.parametrize("penalty", ["l2", None])
-def test_standardised_hessian_is_exact_on_badly_scaled_columns(rng, penalty):
+def test_standardised_hessian_is_exact_on_badly_scaled_columns(rng, penalty, kind):
     # A column of scale 1e-3 around 5: T.T @ H @ T from the original-scale
     # Hessian lost 8 digits to the centring (2e-8 relative); formed from the
     # standardised rows it is as close as the products' own rounding (~2e-12).
     n = 400
     X = rng.standard_normal((n, 4)) * np.array([1e-3, 1.0, 10.0, 100.0]) + 5.0
-    labels = rng.integers(0, 3, n)
+    k = 3 if kind == "multinomial" else 2
+    labels = rng.integers(0, k, n)
     sw = rng.uniform(0.5, 2.0, n)
     pen = L2(alpha=1e-3) if penalty == "l2" else NoPenalty()
-    obj = Objective(
-        Multinomial(3), pen, X, labels, sw, Standardization.from_data(X, 3, True), block_rows=150
-    )
+    datafit = Multinomial(k) if kind == "multinomial" else Binomial()
+    scaling = Standardization.from_data(X, datafit.n_rows, True)
+    obj = Objective(datafit, pen, X, labels, sw, scaling, block_rows=150)
     w = rng.standard_normal(obj.n_params) * 0.3
     H = obj.hessian(w)
     columns = np.column_stack([obj.hessp(w, e) for e in np.eye(obj.n_params)])

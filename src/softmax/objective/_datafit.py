@@ -427,11 +427,18 @@ class Binomial:
         h_b = np.array([a.sum(dtype=np.float64)]) if self.fit_intercept else None
         return _pack(HV, h_b)
 
-    def hessian(self, X: Any, proba: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        """The full Hessian ``X^T diag(s p (1 - p)) X`` (intercept last), in float64."""
+    def hessian(
+        self,
+        X: Any,
+        proba: np.ndarray,
+        sample_weight: np.ndarray,
+        columns: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """The full Hessian ``X^T diag(s p (1 - p)) X`` (intercept last), in float64
+        (``columns``: see :meth:`Multinomial.hessian`)."""
         p = np.asarray(proba, dtype=np.float64)
         c = np.asarray(sample_weight, dtype=np.float64) * p * (1.0 - p)
-        return _gram(X, c, self.fit_intercept)
+        return _gram(X, c, self.fit_intercept, columns)
 
 
 # Rows per chunk when forming Hessians of dense data: temporaries of at most
@@ -508,13 +515,19 @@ def _hessian_from_products(
     return _flat_layout(H, K, n_features, fit_intercept)
 
 
-def _gram(X: Any, c: np.ndarray, fit_intercept: bool) -> np.ndarray:
-    """``Xh.T @ diag(c) @ Xh`` with ``Xh = [X, 1]`` (or ``X``), dense or sparse ``X``."""
+def _gram(
+    X: Any,
+    c: np.ndarray,
+    fit_intercept: bool,
+    columns: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``Xh.T @ diag(c) @ Xh`` with ``Xh = [X, 1]`` (or ``X``), dense or sparse ``X``;
+    ``columns`` (dense only) maps each chunk of rows first (see :meth:`Multinomial.hessian`)."""
     if isinstance(X, np.ndarray):
         d1 = X.shape[1] + int(fit_intercept)
         out = np.zeros((d1, d1))
         for rows in _chunks(X.shape[0], d1):
-            Xc = _augment(X[rows], fit_intercept)
+            Xc = _augment(X[rows] if columns is None else columns(X[rows]), fit_intercept)
             out += (Xc * c[rows, None]).T @ Xc
         return out
     Xs = sp.csr_matrix(X, dtype=np.float64)

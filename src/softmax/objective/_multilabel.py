@@ -27,6 +27,7 @@ GEMMs per evaluation fits every label at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,12 +118,19 @@ class MultiLabel:
         h_b = A.sum(axis=0, dtype=np.float64) if self.fit_intercept else None
         return _pack(HV, h_b)
 
-    def hessian(self, X: Any, curvature: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+    def hessian(
+        self,
+        X: Any,
+        curvature: np.ndarray,
+        sample_weight: np.ndarray,
+        columns: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
         """The full Hessian of the weighted loss sum, shape ``(n_params, n_params)``.
 
         Block diagonal over labels: ``H_l = Xh.T diag(s D_l) Xh`` with
         ``Xh = [X, 1]`` (or ``X``), placed in the flat layout of
-        :mod:`softmax.objective._datafit`; float64.
+        :mod:`softmax.objective._datafit`; float64 (``columns``: see
+        :meth:`softmax.objective.Multinomial.hessian`).
         """
         n_features, L = X.shape[1], self.n_labels
         d1 = n_features + int(self.fit_intercept)
@@ -131,7 +139,7 @@ class MultiLabel:
         H = np.zeros((L * (n_features + int(self.fit_intercept)),) * 2)
         n_coef = L * n_features
         for label in range(L):
-            B = _gram(X, s * D[:, label], self.fit_intercept)
+            B = _gram(X, s * D[:, label], self.fit_intercept, columns)
             idx = np.arange(label * n_features, (label + 1) * n_features)
             if self.fit_intercept:
                 idx = np.append(idx, n_coef + label)
