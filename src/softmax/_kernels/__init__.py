@@ -366,25 +366,18 @@ def threads_for(work: float) -> Iterator[None]:
     if work >= SINGLE_THREAD_WORK:
         yield
         return
-    numba_threads = None
-    # Import the kernels now (not at their first call, inside the body) so that
-    # numba's pool can be limited too; without numba there is nothing to limit.
-    if _linear.get() is not None:
-        import numba
-
-        numba_threads = numba.get_num_threads()
-        numba.set_num_threads(1)
-    controller = thread_controller()
-    # A Hessian's GEMMs inside take the BLAS threads back (blas_unlimited):
-    # digits' (2e8 multiply-adds) 20 ms -> 12 ms.
-    _blas_saved.append(_blas_threads(controller))
-    try:
-        with controller.limit(limits=1):
-            yield
-    finally:
-        _blas_saved.pop()
-        if numba_threads is not None:
-            numba.set_num_threads(numba_threads)
+    # The kernels are imported first (not at their first call, inside the body),
+    # so that numba's pool is limited and its libraries seen by the controller.
+    with _numba_single_thread():
+        controller = thread_controller()
+        # A Hessian's GEMMs inside take the BLAS threads back (blas_unlimited):
+        # digits' (2e8 multiply-adds) 20 ms -> 12 ms.
+        _blas_saved.append(_blas_threads(controller))
+        try:
+            with controller.limit(limits=1):
+                yield
+        finally:
+            _blas_saved.pop()
 
 
 def _blas_threads(controller: Any) -> int:
@@ -438,7 +431,18 @@ def kernels_for_blas(active: bool) -> Iterator[None]:
     themselves ran faster on one thread (0.31 s against 0.47 s), and so did
     the GEMMs (1.20 s against 1.31 s).
     """
-    if not active or _linear.get() is None:
+    if not active:
+        yield
+        return
+    with _numba_single_thread():
+        yield
+
+
+@contextlib.contextmanager
+def _numba_single_thread() -> Iterator[None]:
+    """numba's kernels of the calling thread on one thread in the body (importing
+    them first); nothing without numba."""
+    if _linear.get() is None:
         yield
         return
     import numba
