@@ -7,8 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from softmax.objective import L2, Binomial, Multinomial, NoPenalty, Objective, Standardization
-from softmax.objective import _objective as objective_module
-from softmax.objective._datafit import row_products
+from softmax.objective import _datafit as datafit_module
 
 
 def _objective(rng, kind, sparse, intercept, standardize, penalty, block_rows=17):
@@ -127,15 +126,20 @@ def test_standardised_hessian_is_exact_on_badly_scaled_columns(rng, penalty, kin
 
 
 @pytest.mark.parametrize("intercept", [True, False])
-def test_hessian_from_row_products_is_the_gemm_one(rng, intercept):
+def test_hessian_from_row_products_is_the_gemm_one(rng, intercept, monkeypatch):
     n, d, k = 90, 6, 5
     X = rng.standard_normal((n, d)) * 3.0 + 1.0
     P = rng.dirichlet(np.ones(k), n)
     sw = rng.uniform(0.2, 2.0, n)
     datafit = Multinomial(k, intercept)
-    gemm = datafit.hessian(X, P, sw)
-    products = datafit.hessian(X, P, sw, products=row_products(X, intercept))
+    products = datafit.hessian(X, P, sw)  # one chunk of rows
+    monkeypatch.setattr(datafit_module, "_PRODUCT_ROWS", 7)
+    monkeypatch.setattr(datafit_module, "_PRODUCT_BUFFER", 1)
+    chunked = datafit.hessian(X, P, sw)  # 13 chunks, the last one short
+    monkeypatch.setattr(datafit_module, "_PRODUCT_COLUMNS", 0)
+    gemm = datafit.hessian(X, P, sw)  # the rank-one GEMMs
     np.testing.assert_allclose(products, gemm, rtol=1e-12, atol=1e-12 * np.abs(gemm).max())
+    np.testing.assert_allclose(chunked, gemm, rtol=1e-12, atol=1e-12 * np.abs(gemm).max())
     # Both against the definition, row by row.
     Xa = np.hstack([X, np.ones((n, 1))]) if intercept else X
     ref = sum(
@@ -146,18 +150,18 @@ def test_hessian_from_row_products_is_the_gemm_one(rng, intercept):
     order = np.arange(k * Xa.shape[1]).reshape(k, Xa.shape[1])
     order = np.concatenate([order[:, :d].ravel(), order[:, d:].ravel()])
     np.testing.assert_allclose(gemm, ref[np.ix_(order, order)], atol=1e-11 * np.abs(ref).max())
+    np.testing.assert_allclose(products, ref[np.ix_(order, order)], atol=1e-11 * np.abs(ref).max())
 
 
-def test_objective_without_room_for_row_products_gives_the_same_hessian(rng, monkeypatch):
-    obj = _objective(rng, "multinomial", False, True, True, "l2")
+def test_objective_hessian_is_the_same_from_row_products_and_from_gemms(rng, monkeypatch):
+    obj = _objective(rng, "multinomial", False, True, True, "l2")  # standardised, 4 blocks
     w = rng.standard_normal(obj.n_params) * 0.3
-    with_products = obj.hessian(w)
-    monkeypatch.setattr(objective_module, "ROW_PRODUCTS_BYTES", 0)
+    products = obj.hessian(w)
+    monkeypatch.setattr(datafit_module, "_PRODUCT_COLUMNS", 0)
     fresh = Objective(
         obj.datafit, obj.penalty, obj.X, obj.labels, obj.sample_weight, obj.standardization, 17
     )
-    np.testing.assert_allclose(fresh.hessian(w), with_products, rtol=1e-12, atol=1e-14)
-    assert fresh._products == [None] * len(fresh.blocks)
+    np.testing.assert_allclose(fresh.hessian(w), products, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("intercept", [True, False])

@@ -19,15 +19,11 @@ import numpy as np
 
 from softmax._kernels import blas_unlimited, csr_tiles
 from softmax.backends import row_blocks
-from softmax.objective._datafit import Multinomial, _transpose_product, row_products, unpack
+from softmax.objective._datafit import Multinomial, _transpose_product, unpack
 from softmax.objective._penalties import L2, NoPenalty
 from softmax.objective._standardize import Standardization
 
 __all__ = ["Objective"]
-
-#: Largest memory for the rows' products of features that make the Hessian of
-#: small dense problems four times cheaper (:meth:`Objective._sum_dense_hessian`).
-ROW_PRODUCTS_BYTES = 2**26
 
 
 class Objective:
@@ -76,7 +72,6 @@ class Objective:
         self._cache_key: np.ndarray | None = None
         self._cache_proba: Any = []
         self._extras: list[dict[str, Any]] | None = None
-        self._products: list[np.ndarray | None] | None = None
         self.n_evaluations = 0
         self.n_hessp = 0
 
@@ -361,35 +356,14 @@ class Objective:
             self.penalty, L2 | NoPenalty
         )
 
-    def _row_products_fit(self) -> bool:
-        d1 = self.n_features + int(self.fit_intercept)
-        return self.X.shape[0] * d1 * (d1 + 1) // 2 * 8 <= ROW_PRODUCTS_BYTES
-
     def _sum_dense_hessian(self) -> np.ndarray:
         """The data fit's Hessian in the solver's coordinates at the cached point,
-        summed over the blocks; a multinomial's from the rows' :func:`row_products`
-        (made at the first call, kept for the objective's lifetime) while they take
-        at most :data:`ROW_PRODUCTS_BYTES`."""
+        summed over the blocks."""
         std = self.standardization
         columns = None if std is None else std.standardize
-        if not isinstance(self.datafit, Multinomial):
-            H = np.zeros((self.n_params, self.n_params))
-            for rows, cache in zip(self.blocks, self._cache_proba, strict=True):
-                H += self.datafit.hessian(self._X(rows), cache, self.sample_weight[rows], columns)
-            return H
-        if self._products is None:
-            self._products = (
-                [row_products(self._X(rows) if columns is None else columns(self._X(rows)),
-                              self.fit_intercept) for rows in self.blocks]
-                if self._row_products_fit() else [None] * len(self.blocks)
-            )  # fmt: skip
         H = np.zeros((self.n_params, self.n_params))
-        for rows, proba, products in zip(
-            self.blocks, self._cache_proba, self._products, strict=True
-        ):
-            H += self.datafit.hessian(
-                self._X(rows), proba, self.sample_weight[rows], columns, products
-            )
+        for rows, cache in zip(self.blocks, self._cache_proba, strict=True):
+            H += self.datafit.hessian(self._X(rows), cache, self.sample_weight[rows], columns)
         return H
 
     def columns(self, features: np.ndarray) -> Objective:
