@@ -148,3 +148,24 @@ def test_fit_equals_the_fit_with_the_generic_inner_solver(rng, monkeypatch, n_cl
         np.testing.assert_allclose(cd.coef_, ref.coef_, atol=1e-7)
         np.testing.assert_array_equal(cd.coef_ == 0, ref.coef_ == 0)
     assert np.any(cd.coef_ == 0) and np.any(cd.coef_ != 0)
+
+
+def test_duplicate_entries_count_as_their_sum(rng):
+    objective, prox = _setup(rng, 4)
+    x, g = _point(rng, objective, prox)
+    z = coordinate_descent_solver(objective, prox)(x, g, 1e-12)
+    # The same matrix with every stored value split in two entries of its column.
+    X = objective.X.tocsc()
+    half = X.data * rng.uniform(0.2, 0.8, X.data.shape)
+    split = sp.csc_matrix(
+        (np.column_stack([half, X.data - half]).ravel(), np.repeat(X.indices, 2), 2 * X.indptr),
+        shape=X.shape,
+    )
+    assert not split.has_canonical_format and split.nnz == 2 * X.nnz
+    twin = Objective(
+        objective.datafit, objective.penalty, split, objective.labels,
+        objective.sample_weight, objective.standardization,
+    )  # fmt: skip
+    z_split = coordinate_descent_solver(twin, prox)(x, g, 1e-12)
+    np.testing.assert_allclose(z_split, z, rtol=1e-9, atol=1e-12)
+    assert split.nnz == 2 * X.nnz  # the caller's matrix is left as it was

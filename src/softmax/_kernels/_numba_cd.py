@@ -17,17 +17,28 @@ Cyclic coordinate descent minimises ``q`` exactly along one coordinate at a
 time: with ``a`` the coordinate's diagonal entry of ``H`` and ``grad`` the
 coordinate's entry of ``g + H d``, the new value is
 ``soft_threshold(w - grad / a, t / a)``.  The products ``H d`` are never
-formed: the kernel keeps the change of the logits, ``A = X d_W^T + d_b``
-(``A[i, k]``), and for the softmax ``u_i = p_i . A[:, i]``, so
-that ``(H d)_kj = sum_i x_ij s_i p_ik (A_ki - u_i) + alpha d_kj`` costs one
-pass over column ``j`` -- its stored values only, for CSC data.  Columns are
-read as ``x_ij - c_j`` (``c`` = column means for dense data: centring keeps the
-intercept from coupling every coordinate; 0 for sparse data, whose zeros
-stay zeros).
+formed: the kernel keeps the change of the logits, ``A = X d_W^T + d_b``, and
+for the softmax ``u_i = sum_k p_ik A_ki``, so that
+``(H d)_kj = sum_i x_ij s_i p_ik (A_ki - u_i) + alpha d_kj`` costs one pass
+over the stored values of column ``j`` (sparse data, CSC; its zeros stay
+zeros, so the intercept ``b`` is the original one).
+
+Memory order.  A column's pass reads ``p_ik``, ``A_ki``, ``u_i`` and ``s_i`` at
+its rows, scattered over ``n``: on a tf-idf matrix (W4: 100 000 rows, 20
+classes, frequent words with thousands of rows) nearly every read was a cache
+miss.  ``P`` and ``A`` are held class by class (``(K, n)``), so that the rows
+of a frequent column share cache lines, and a coordinate's diagonal entry is
+computed when it first enters the active set (not for every class of its
+column).  On W4's L1 fit the sweeps took 1.4 s, now 0.6 s, with the same
+iterates to the last bit.  Sweeping one class's coordinates after the other
+(a class's four vectors, 3 MB, then stay in cache) took 0.3 s, but it leaves
+the classes of one feature, strongly coupled, far apart in the cycle: on small
+problems the sweeps stalled above tight tolerances (16 outer steps instead of
+7 at ``tol=1e-10``), so the sweeps keep the feature-major order.
 
 The sweeps run over an active set (glmnet's scheme): the caller checks the
-optimality of the other coordinates by one product ``X^T R`` (BLAS, or SciPy
-for sparse data), adds those that violate it, and sweeps again.
+optimality of the other coordinates by one product ``X^T R`` (SciPy or the
+CSR kernels), adds those that violate it, and sweeps again.
 """
 
 from __future__ import annotations
@@ -43,73 +54,52 @@ _OPTS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_OPTS)
-def _residual(P, A, u, s, i, k, coupled):  # pragma: no cover - compiled
-    """``r_ik = s_i p_ik (A_ik - u_i)`` (softmax) or ``s_i p_ik (1 - p_ik) A_ik``."""
-    if coupled:
-        return s[i] * P[i, k] * (A[i, k] - u[i])
-    return s[i] * P[i, k] * (1.0 - P[i, k]) * A[i, k]
+def _curvature(indptr, indices, data, j, PT, s, k, alpha):  # pragma: no cover - compiled
+    """The diagonal entry of ``H`` for coordinate ``(k, j)``:
+    ``sum_i x_ij^2 s_i p_ik (1 - p_ik) + alpha``."""
+    acc = 0.0
+    for q in range(indptr[j], indptr[j + 1]):
+        i = indices[q]
+        x = data[q]
+        acc += x * x * s[i] * PT[k, i] * (1.0 - PT[k, i])
+    return acc + alpha
 
 
 @njit(**_OPTS)
-def _column_dot(Xd, indptr, indices, data, sparse, j, c_j, P, s, A, u, k, coupled):
-    # pragma: no cover - compiled
-    """``sum_i (x_ij - c_j) r_ik`` (:func:`_residual`), over the column's stored
-    values if sparse."""
+def _column_dot(indptr, indices, data, j, PT, s, AT, u, k, coupled):  # pragma: no cover
+    """``sum_i x_ij r_ik`` over the column's stored values, with the residual
+    ``r_ik = s_i p_ik (A_ki - u_i)`` (softmax) or ``s_i p_ik (1 - p_ik) A_ki``."""
     acc = 0.0
-    if sparse:
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            acc += data[q] * _residual(P, A, u, s, i, k, coupled)
-    else:
-        for i in range(P.shape[0]):
-            acc += (Xd[i, j] - c_j) * _residual(P, A, u, s, i, k, coupled)
+    for q in range(indptr[j], indptr[j + 1]):
+        i = indices[q]
+        if coupled:
+            acc += data[q] * (s[i] * PT[k, i] * (AT[k, i] - u[i]))
+        else:
+            acc += data[q] * (s[i] * PT[k, i] * (1.0 - PT[k, i]) * AT[k, i])
     return acc
 
 
 @njit(**_OPTS)
-def _move(Xd, indptr, indices, data, sparse, j, c_j, P, A, u, k, coupled, delta):
-    # pragma: no cover - compiled
-    """``A[:, k] += delta * x_j`` (and ``u += delta * p_k * x_j`` for the softmax);
+def _move(indptr, indices, data, j, PT, AT, u, k, coupled, delta):  # pragma: no cover
+    """``A[k] += delta * x_j`` (and ``u += delta * p_k * x_j`` for the softmax);
     ``j = -1``: the intercept's column of ones."""
     if j < 0:
-        lo, hi = 0, P.shape[0]
-    else:
-        lo, hi = (indptr[j], indptr[j + 1]) if sparse else (0, P.shape[0])
-    for q in range(lo, hi):
-        if j < 0:
-            i, step = q, delta
-        elif sparse:
-            i, step = indices[q], delta * data[q]
-        else:
-            i, step = q, delta * (Xd[q, j] - c_j)
-        A[i, k] += step
+        for i in range(AT.shape[1]):
+            AT[k, i] += delta
+            if coupled:
+                u[i] += PT[k, i] * delta
+        return
+    for q in range(indptr[j], indptr[j + 1]):
+        i = indices[q]
+        step = delta * data[q]
+        AT[k, i] += step
         if coupled:
-            u[i] += P[i, k] * step
-
-
-@njit(**_OPTS)
-def _column_curvatures(Xd, indptr, indices, data, sparse, j, c_j, P, s, alpha, out):
-    # pragma: no cover - compiled
-    """Column ``j``'s diagonal entries of ``H``, one per class:
-    ``sum_i (x_ij - c_j)^2 s_i p_ik (1 - p_ik) + alpha``."""
-    K = P.shape[1]
-    acc = np.zeros(K)
-    lo, hi = (indptr[j], indptr[j + 1]) if sparse else (0, P.shape[0])
-    for q in range(lo, hi):
-        if sparse:
-            i, x = indices[q], data[q]
-        else:
-            i, x = q, Xd[q, j] - c_j
-        x2s = x * x * s[i]
-        for k in range(K):
-            acc[k] += x2s * P[i, k] * (1.0 - P[i, k])
-    for k in range(K):
-        out[k, j] = acc[k] + alpha
+            u[i] += PT[k, i] * step
 
 
 @njit(**_OPTS)
 def cd_sweeps(
-    Xd, indptr, indices, data, sparse, c, P, s, G, g_b, W0, W, b, A, u, diag, diag_b,
+    indptr, indices, data, PT, s, G, g_b, W0, W, b, AT, u, diag, diag_b,
     active, thresholds, alpha, fit_intercept, coupled, inv_scale, tol, max_sweeps,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Sweeps over the active coordinates (and the intercepts) of the model of the
@@ -119,14 +109,11 @@ def cd_sweeps(
 
     Parameters
     ----------
-    Xd : float array (n, p), Fortran order (dense data) or a dummy (sparse)
-    indptr, indices, data : the CSC arrays (sparse data) or dummies
-    sparse : bool
-    c : (p,) column shifts (dense data)
-    P : (n, K) probabilities; s : (n,) weights over their sum
+    indptr, indices, data : the CSC arrays of ``X``
+    PT : (K, n) probabilities, class by class; s : (n,) weights over their sum
     G : (K, p), g_b : (K,) gradient of the smooth part at ``(W0, b0)``
     W0 : (K, p) the model's centre; W, b : the iterate, updated in place
-    A : (n, K), u : (n,) change of the logits and ``P . A`` row by row, in place
+    AT : (K, n) change of the logits, u : (n,) ``sum_k p_ik A_ki``, in place
     diag : (K, p) curvatures, NaN where not computed yet (filled in place);
         diag_b : (K,) the intercepts'
     active : (K, p) bool, the coordinates to sweep
@@ -135,7 +122,7 @@ def cd_sweeps(
     inv_scale : (p,) converts a coordinate's violation to the caller's units
     """
     K, p = W.shape
-    n = P.shape[0]
+    n = PT.shape[1]
     columns = np.zeros(p, dtype=np.bool_)
     for j in range(p):
         for k in range(K):
@@ -148,24 +135,24 @@ def cd_sweeps(
         for j in range(p):
             if not columns[j]:
                 continue
-            c_j = 0.0 if sparse else c[j]
-            if np.isnan(diag[0, j]):
-                _column_curvatures(Xd, indptr, indices, data, sparse, j, c_j, P, s, alpha, diag)
-            t_j = thresholds[j]
             for k in range(K):
+                if not active[k, j]:
+                    continue
+                if np.isnan(diag[k, j]):
+                    diag[k, j] = _curvature(indptr, indices, data, j, PT, s, k, alpha)
                 a = diag[k, j]
-                if not active[k, j] or not a > 0.0:
+                if not a > 0.0:
                     continue
                 w = W[k, j]
-                dot = _column_dot(Xd, indptr, indices, data, sparse, j, c_j, P, s, A, u, k, coupled)
+                dot = _column_dot(indptr, indices, data, j, PT, s, AT, u, k, coupled)
                 grad = G[k, j] + dot + alpha * (w - W0[k, j])
                 z = w - grad / a
-                shrink = t_j / a
+                shrink = thresholds[j] / a
                 new = z - shrink if z > shrink else (z + shrink if z < -shrink else 0.0)
                 delta = new - w
                 if delta != 0.0:
                     W[k, j] = new
-                    _move(Xd, indptr, indices, data, sparse, j, c_j, P, A, u, k, coupled, delta)
+                    _move(indptr, indices, data, j, PT, AT, u, k, coupled, delta)
                     viol = abs(delta) * a * inv_scale[j]
                     if viol > worst:
                         worst = viol
@@ -176,11 +163,14 @@ def cd_sweeps(
                     continue
                 total = 0.0
                 for i in range(n):
-                    total += _residual(P, A, u, s, i, k, coupled)
+                    if coupled:
+                        total += s[i] * PT[k, i] * (AT[k, i] - u[i])
+                    else:
+                        total += s[i] * PT[k, i] * (1.0 - PT[k, i]) * AT[k, i]
                 delta = -(g_b[k] + total) / a
                 if delta != 0.0:
                     b[k] += delta
-                    _move(Xd, indptr, indices, data, sparse, -1, 0.0, P, A, u, k, coupled, delta)
+                    _move(indptr, indices, data, -1, PT, AT, u, k, coupled, delta)
                     viol = abs(delta) * a
                     if viol > worst:
                         worst = viol

@@ -14,10 +14,10 @@ are swept again (:mod:`softmax._kernels._numba_cd`).
 Coordinates: the solver's ``x`` is in standardised coordinates
 (:class:`~softmax.objective.Standardization`, ``W~ = W * scale``,
 ``b~ = b + W @ mean``).  Coordinate descent does not care for the scale (each
-coordinate divides by its own curvature) but does for the centring: dense
-columns are read centred (``b~`` is then the intercept), sparse ones as they
-are (centring would fill them), with the original intercept ``b``.  The
-L1 thresholds are the original-scale ones (``lam * weight_j``).
+coordinate divides by its own curvature) nor reads the columns centred
+(centring would fill them): it works with the original-scale ``W`` and
+intercept ``b``.  The L1 thresholds are the original-scale ones
+(``lam * weight_j``).
 """
 
 from __future__ import annotations
@@ -80,51 +80,36 @@ class _CoordinateDescent:
         std = objective.standardization
         self.mean = np.zeros(n_features) if std is None else std.mean
         self.scale = np.ones(n_features) if std is None else std.scale
-        self.sparse = sp.issparse(X)
-        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
-        if self.sparse:
-            Xc = sp.csc_matrix(X)
-            Xc.sort_indices()
-            self.Xd = np.zeros((0, 0))
-            self.indptr = Xc.indptr.astype(np.int64)
-            self.indices = Xc.indices.astype(np.int64)
-            self.data = Xc.data
-            self.shift = np.zeros(n_features)
-        else:
-            # Columns are what coordinate descent reads: one copy in Fortran order.
-            self.Xd = np.asfortranarray(X)
-            self.indptr, self.indices, self.data = empty_i, empty_i, empty_f
-            self.shift = self.mean
+        Xc = sp.csc_matrix(X)
+        if not Xc.has_canonical_format:
+            # Sorted, and one entry per (row, column): the curvature sums squares.
+            Xc = Xc.copy()  # csc_matrix of a CSC matrix shares the caller's arrays
+            Xc.sum_duplicates()
+        self.indptr = Xc.indptr.astype(np.int64)
+        self.indices = Xc.indices.astype(np.int64)
+        self.data = Xc.data
         # The solver's penalty weighs W~ by 1 / scale: back to original-scale thresholds.
         self.thresholds = penalty_std.thresholds(n_features) * self.scale
         penalty = objective.penalty
         self.alpha = float(penalty.alpha) if isinstance(penalty, L2) else 0.0
         self.weights = objective.sample_weight.astype(np.float64) / objective.total_weight
-        self.offset = self.mean - self.shift  # b_cd = b~ - W @ offset
 
     def _split(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         W, b = unpack(v, self.K, self.mean.shape[0], self.fit_intercept)
         return W, (np.zeros(self.K) if b is None else b)
 
-    def _column_products(self, R: np.ndarray) -> np.ndarray:
-        """``sum_i (x_ij - c_j) R_ik`` for every column, shape ``(K, p)``: the data
-        part of the model's gradient, by the data fit's own product."""
-        D = self.objective.transpose_product(R)
-        if self.sparse:
-            return D
-        return D - np.outer(R.sum(axis=0), self.shift)
-
     def __call__(self, x: np.ndarray, g: np.ndarray, tol: float) -> np.ndarray:
         Wt, bt = self._split(x)
         Gt, gt_b = self._split(g)
-        # To centred-column coordinates: W = W~ / scale, b_cd = b~ - W @ offset.
+        # To the original coordinates: W = W~ / scale, b = b~ - W @ mean.
         W0 = np.ascontiguousarray(Wt / self.scale)
-        b = bt - W0 @ self.offset
-        G = np.ascontiguousarray(Gt * self.scale + np.outer(gt_b, self.offset))
+        b = bt - W0 @ self.mean
+        G = np.ascontiguousarray(Gt * self.scale + np.outer(gt_b, self.mean))
         P = self.objective.probabilities(x)
         n, K = P.shape
+        PT = np.ascontiguousarray(P.T)  # class by class: see the kernels' docstring
         W = W0.copy()
-        A, u = np.zeros((n, K)), np.zeros(n)
+        AT, u = np.zeros((K, n)), np.zeros(n)
         diag = np.full(W.shape, np.nan)
         s = self.weights
         h = s[:, None] * P * (1.0 - P)
@@ -136,17 +121,16 @@ class _CoordinateDescent:
         sweeps_left = MAX_SWEEPS
         while sweeps_left > 0:
             sweeps_left -= self.kernels.cd_sweeps(
-                self.Xd, self.indptr, self.indices, self.data, self.sparse, self.shift,
-                P, s, G, gt_b, W0, W, b, A, u, diag, diag_b, active, self.thresholds,
-                self.alpha, self.fit_intercept, self.coupled, inv_scale, float(tol),
-                sweeps_left,
+                self.indptr, self.indices, self.data, PT, s, G, gt_b, W0, W, b, AT, u,
+                diag, diag_b, active, self.thresholds, self.alpha, self.fit_intercept,
+                self.coupled, inv_scale, float(tol), sweeps_left,
             )  # fmt: skip
             # Check the coordinates left out, all at once: one pass over X.
             if self.coupled:
-                R = s[:, None] * P * (A - u[:, None])
+                R = s[:, None] * P * (AT.T - u[:, None])
             else:
-                R = h * A
-            grad = G + self._column_products(R) + self.alpha * (W - W0)
+                R = h * AT.T
+            grad = G + self.objective.transpose_product(R) + self.alpha * (W - W0)
             violation = (np.abs(grad) - self.thresholds) * inv_scale
             new = ~active & (W == 0) & (violation > tol)
             if not new.any():
@@ -155,4 +139,4 @@ class _CoordinateDescent:
         z_W = W * self.scale
         if not self.fit_intercept:
             return z_W.ravel()
-        return np.concatenate([z_W.ravel(), b + W @ self.offset])
+        return np.concatenate([z_W.ravel(), b + W @ self.mean])
