@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install test test-slow lint typecheck demo bench bench-quick clean
+.PHONY: install test test-slow lint typecheck demo bench bench-sparse bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,18 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_dask.py --write
 	$(PY) benchmarks/bench_multilabel.py --write
 
+# The sparse models' section (L1 on W4, the elastic-net path on W2): about 15
+# minutes, most of it scikit-learn's saga; kept out of `make bench`.
+bench-sparse: $(STAMP)
+	$(PY) benchmarks/bench_sparse.py --write
+
 bench-quick: $(STAMP)
 	$(PY) benchmarks/bench_functions.py --quick
 	$(PY) benchmarks/bench_fit.py --quick
 	$(PY) benchmarks/bench_eval.py --quick
 	$(PY) benchmarks/bench_dask.py --quick --chunks 1,3
 	$(PY) benchmarks/bench_multilabel.py --quick --threads 1
+	$(PY) benchmarks/bench_sparse.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist

@@ -57,6 +57,28 @@ def test_fit_threads_follow_who_carries_the_passes(monkeypatch, n_classes, kerne
     assert seen and set(seen) == {expected}
 
 
+@pytest.mark.parametrize("layout", ["strided", "fortran"])
+def test_dense_data_reaches_the_fused_kernels_in_rows(monkeypatch, layout):
+    """A strided or column-major X (scikit-learn's digits is a strided view) is
+    copied to row-major once, so that the fused kernels take its passes."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((2_000, 80))
+    X = base[:, ::2] if layout == "strided" else np.asfortranarray(base[:, :40])
+    y = rng.integers(0, 4, X.shape[0])
+    seen = []
+    original = Objective.value_and_grad
+
+    def recording(self, w):
+        seen.append(_kernel_passes(self))
+        return original(self, w)
+
+    monkeypatch.setattr(Objective, "value_and_grad", recording)
+    model = SoftmaxRegression(tol=1e-4).fit(X, y)
+    assert seen and all(seen)
+    reference = SoftmaxRegression(tol=1e-4).fit(np.ascontiguousarray(X), y)
+    np.testing.assert_array_equal(model.coef_, reference.coef_)
+
+
 @pytest.mark.parametrize(
     ("n_samples", "n_params", "work", "expected"),
     [

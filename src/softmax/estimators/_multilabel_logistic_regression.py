@@ -327,6 +327,7 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
             X,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
+            order="C",  # row blocks and the fused kernels; copied once if not
             ensure_all_finite=False,
             ensure_min_samples=1,
         )

@@ -218,7 +218,9 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 data is computed in float32 (objective accumulated in
-            float64) and gives float32 coefficients.  Also a Dask array or
+            float64) and gives float32 coefficients.  Dense data that is not
+            row-major (C-contiguous) is copied once, as scikit-learn does: the
+            passes go by blocks of rows.  Also a Dask array or
             DataFrame (the fit runs on the Dask workers, ``docs/dask.md``) or
             a :class:`softmax.Chunks` source (out-of-core, ``y`` then None).
         y : array-like of shape (n_samples,)
@@ -267,6 +269,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             y,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
+            order="C",  # row blocks and the fused kernels; copied once if not
             ensure_all_finite=False,
             ensure_min_samples=1,
         )
