@@ -210,3 +210,22 @@ def test_diagonal_preconditioner_solves_by_division():
     out = solve(np.ones(4))
     ridge = 1e-6 * np.mean([4.0, 2.0, 0.0, 0.0])
     np.testing.assert_allclose(out, 1.0 / (np.array([4.0, 2.0, 0.0, 0.0]) + ridge))
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e-3])
+def test_matrix_preconditioner_solves_with_the_first_ridge_that_factors(rng, shift):
+    """Positive definite: the ridge 1e-6 x mean diagonal; indefinite (smallest
+    eigenvalue -shift): ridges 100x larger until Cholesky accepts, each tried on
+    the matrix as given (a failed factorisation must not leave its traces)."""
+    from softmax.solvers._newton import _preconditioner_solver
+
+    A = rng.standard_normal((40, 40))
+    H = A @ A.T
+    H -= (np.linalg.eigvalsh(H).min() + shift) * np.eye(40)
+    r = rng.standard_normal(40)
+    out = _preconditioner_solver(H.copy())(r)
+    ridge = 1e-6 * np.mean(np.abs(np.diag(H)))
+    while np.linalg.eigvalsh(H + ridge * np.eye(40)).min() <= 0:
+        ridge *= 100.0
+    expected = np.linalg.solve(H + ridge * np.eye(40), r)
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if shift else 1e-9)

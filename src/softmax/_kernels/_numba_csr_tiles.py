@@ -87,10 +87,12 @@ def has_duplicates(indptr, indices, n_features):  # pragma: no cover - compiled
     return False
 
 
-@njit(**_OPTS)
+@njit(parallel=True, **_OPTS)
 def build_tiles(indptr, indices, data, starts):  # pragma: no cover - compiled
     """The stored values grouped by tile, then by row: ``ptr[t, i]:ptr[t, i + 1]``
-    are row ``i``'s values in tile ``t``, with column ``starts[t] + col[q]``."""
+    are row ``i``'s values in tile ``t``, with column ``starts[t] + col[q]``.
+    The counting and the filling go over the rows in parallel (each row writes
+    its own slots); the offsets are one running sum."""
     n = indptr.shape[0] - 1
     n_tiles = starts.shape[0] - 1
     n_features = starts[n_tiles]
@@ -99,7 +101,7 @@ def build_tiles(indptr, indices, data, starts):  # pragma: no cover - compiled
         for j in range(starts[t], starts[t + 1]):
             tile_of[j] = t
     ptr = np.zeros((n_tiles, n + 1), np.int64)
-    for i in range(n):
+    for i in prange(n):
         for q in range(indptr[i], indptr[i + 1]):
             ptr[tile_of[indices[q]], i + 1] += 1
     offset = 0
@@ -111,7 +113,7 @@ def build_tiles(indptr, indices, data, starts):  # pragma: no cover - compiled
     fill = ptr[:, :n].copy()
     col = np.empty(indices.shape[0], np.int32)
     val = np.empty(data.shape[0], data.dtype)
-    for i in range(n):
+    for i in prange(n):
         for q in range(indptr[i], indptr[i + 1]):
             j = indices[q]
             t = tile_of[j]

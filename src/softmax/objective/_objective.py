@@ -251,14 +251,14 @@ class Objective:
             H[np.arange(n_coef), np.arange(n_coef)] += np.tile(
                 self._penalty_curvature(), self.datafit.n_rows
             )
-            return 0.5 * (H + H.T)
+            return _symmetrize(H)
         with blas_unlimited():  # GEMMs: BLAS gets its threads back during a fit
             H = self._sum_hessian() / self.total_weight
         self._add_penalty_hessian(H, self._coef(w_orig))
         if std is not None:
             # T^T (H T) = ((H T)^T T)^T, each product O(n_params^2) by T's structure.
             H = self._right_multiply_by_forward(self._right_multiply_by_forward(H).T).T
-        return 0.5 * (H + H.T)
+        return _symmetrize(H)
 
     def hessian_diagonal(self, w: np.ndarray, average_classes: bool = False) -> np.ndarray:
         """The diagonal of :meth:`hessian` at ``w`` (multinomial data fit, L2 or no
@@ -452,3 +452,11 @@ def _csr_rows(X: Any, start: int, stop: int) -> Any:
     out.indices = X.indices[lo:hi]
     out.indptr = X.indptr[start : stop + 1] - lo
     return out
+
+
+def _symmetrize(H: np.ndarray) -> np.ndarray:
+    """``(H + H.T) / 2`` in place, with one temporary (NumPy copies the
+    overlapping ``H.T``): GEMMs leave rounding-level asymmetry."""
+    H += H.T
+    H *= 0.5
+    return H
