@@ -120,6 +120,30 @@ def test_standardization_is_a_change_of_variables(rng, sparse, l2_strength):
     np.testing.assert_allclose(scaled.from_original(w), wt, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["csr", "csc", "duplicates", "float32"])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_sparse_standardization_equals_the_dense_one(rng, layout, intercept):
+    X = sp.random(300, 12, density=0.3, format="csr", random_state=1) * 5.0
+    X.data += 2.0
+    dense = X.toarray()
+    if layout == "csc":
+        X = X.tocsc()
+    elif layout == "duplicates":  # every value stored as two entries of its row
+        half = X.data * rng.uniform(0.2, 0.8, X.data.shape)
+        X = sp.csr_matrix(
+            (np.column_stack([half, X.data - half]).ravel(), np.repeat(X.indices, 2), 2 * X.indptr),
+            shape=X.shape,
+        )
+        assert not X.has_canonical_format
+    elif layout == "float32":
+        X = X.astype(np.float32)
+        dense = X.toarray().astype(np.float64)
+    s = Standardization.from_data(X, 3, intercept, l2_strength=0.1)
+    ref = Standardization.from_data(dense, 3, intercept, l2_strength=0.1)
+    np.testing.assert_allclose(s.mean, ref.mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(s.scale, ref.scale, rtol=1e-10)
+
+
 def test_scale_equalises_the_penalised_curvature():
     """Rare features are not blown up: scale_j = sqrt(var_j + 4 * l2_strength)."""
     X = np.zeros((1000, 2))

@@ -83,8 +83,20 @@ class Standardization:
         no scaling at all.
         """
         if sp.issparse(X):
-            mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-            sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+            # Column sums of the values and of their squares in float64 (SciPy
+            # sums float32 data in float32), on X's own structure.
+            X = sp.csr_matrix(X)
+            if not X.has_canonical_format:  # squares of summed duplicates
+                X = X.copy()
+                X.sum_duplicates()
+            values = X.data.astype(np.float64, copy=False)
+            n = max(1, X.shape[0])
+
+            def column_mean(v: np.ndarray) -> np.ndarray:
+                M = sp.csr_matrix((v, X.indices, X.indptr), shape=X.shape)
+                return np.asarray(M.sum(axis=0), dtype=np.float64).ravel() / n
+
+            mean, sq = column_mean(values), column_mean(values * values)
             var = np.maximum(sq - mean**2, 0.0)
         else:
             mean = X.mean(axis=0, dtype=np.float64)
