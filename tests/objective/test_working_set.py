@@ -102,6 +102,37 @@ def test_too_large_a_set_is_left_to_the_generic_solver(rng, monkeypatch):
     assert working_set_solver(objective, prox)(x, g, 1e-8) is None
 
 
+def test_a_large_set_is_formed_once_the_generic_solver_spent_more(rng, monkeypatch):
+    """Past the fixed bounds the first step goes to the generic inner solver; once
+    its Hessian-vector products cost more than the Hessian, the next step forms it
+    (here the full model: most columns are in), and its minimiser is optimal."""
+    objective, prox = _setup(rng, 4, L1, lam=0.01)
+    x = np.zeros(objective.n_params)
+    _, g = objective.value_and_grad(x)
+    z_ref = working_set_solver(objective, prox)(x, g, 1e-10)
+    assert 2 * np.count_nonzero(np.any(z_ref[: 4 * 30].reshape(4, 30), axis=0)) > 30
+    monkeypatch.setattr(_working_set, "MAX_PARAMS", 10)
+    copies = []
+    original = Objective.columns
+    monkeypatch.setattr(Objective, "columns", lambda self, f: copies.append(f) or original(self, f))
+    solve = working_set_solver(objective, prox)
+    assert solve(x, g, 1e-10) is None
+    objective.n_hessp += 5  # what the generic inner solver spent: less than a Hessian
+    assert solve(x, g, 1e-10) is None
+    objective.n_hessp += 10_000
+    z = solve(x, g, 1e-10)
+    assert z is not None and not copies  # the full model: no copy of columns
+    r = prox.min_norm_subgradient(z, g + objective.hessp(x, z - x))
+    assert np.max(np.abs(r)) <= 1e-8
+
+    def model(z):  # the minimiser is unique only up to a shift of a column's classes
+        return g @ z + 0.5 * z @ objective.hessp(x, z) + prox.value(z)
+
+    assert model(z) == pytest.approx(model(z_ref), rel=1e-11, abs=1e-13)
+    monkeypatch.setattr(_working_set, "MAX_PARAMS_RENTED", 10)
+    assert solve(x, g, 1e-10) is None  # beyond any bound
+
+
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet", "group_l1"])
 def test_fit_equals_the_fit_with_the_generic_inner_solver(rng, monkeypatch, penalty):
     X, y = _dense_data(rng, n=500, p=25, k=3)

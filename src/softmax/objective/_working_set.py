@@ -14,6 +14,9 @@ zero violates the model's optimality condition at ``d = 0`` (the gradient
 ``g`` is then the model's).  After the restricted solve, one Hessian-vector
 product of the full model checks the features left out; those that violate
 it join the set and the model is solved again (glmnet's strong-set loop).
+A set too large for the fixed bounds leaves its step to the generic inner
+solver, and is formed at the next step once that solver's products cost more
+(:meth:`_WorkingSet._affordable`).
 The restriction is exact: a feature outside the set has zero coefficients, so
 the logits and the Hessian of the restricted objective are the full ones.
 """
@@ -28,7 +31,7 @@ import numpy as np
 from softmax.objective._composite import ProxTerm
 from softmax.objective._datafit import Multinomial
 from softmax.objective._objective import Objective
-from softmax.solvers._proximal import _solve_model
+from softmax.solvers._proximal import _largest_eigenvalue, _solve_model
 
 __all__ = ["working_set_solver"]
 
@@ -38,6 +41,13 @@ __all__ = ["working_set_solver"]
 #: Hessian-vector products per step for the generic inner solver).
 MAX_PARAMS = 1000
 MAX_WORK = 2e11
+#: Past those bounds the Hessian is still formed, up to this many parameters
+#: (a 200 MB matrix), once the generic inner solver's Hessian-vector products
+#: in the previous outer step cost more than forming it would (as one buys
+#: skis once the rent paid would have bought them).  On W2's elastic-net
+#: path the last C keep 142-200 features (1 430-2 010 parameters), where the
+#: generic inner solver spent hundreds of products per step.
+MAX_PARAMS_RENTED = 5000
 #: Rounds of "solve, check the features left out" per outer step; inner steps
 #: (matrix-vector products with the formed Hessian) and rounds of the inner
 #: solver's two phases per solve.
@@ -69,6 +79,21 @@ class _WorkingSet:
         self.shift_invariant = isinstance(objective.datafit, Multinomial) and (
             objective.fit_intercept
         )
+        # The objective's count of Hessian-vector products when a step was last
+        # left to the generic inner solver (None: not since the last formed one).
+        self._products_mark: int | None = None
+
+    def _affordable(self, n_samples: int, n_params: int) -> bool:
+        """Whether the restricted model's Hessian is formed: within the fixed
+        bounds, or within :data:`MAX_PARAMS_RENTED` once the last step left to
+        the generic inner solver spent more on products than it costs."""
+        if n_params <= MAX_PARAMS and n_samples * n_params**2 <= MAX_WORK:
+            return True
+        if self._products_mark is None or n_params > MAX_PARAMS_RENTED:
+            return False
+        spent = self.objective.n_hessp - self._products_mark
+        product = 4.0 * n_samples * self.objective.n_params  # two passes, as in a fit
+        return spent * product >= n_samples * n_params**2 / 2.0
 
     def _violating(self, x: np.ndarray, model_grad: np.ndarray, tol: float) -> np.ndarray:
         """Features with a coefficient that is nonzero or not optimal at zero."""
@@ -82,6 +107,8 @@ class _WorkingSet:
         """The objective and penalty on ``features`` alone, and where their
         parameters sit in the full vector."""
         objective, K, p = self.objective, self.K, self.p
+        if features.shape[0] == p:  # the full model itself: no copy of X
+            return objective, self.prox, np.arange(objective.n_params)
         sub = objective.columns(features)
         penalty = self.prox.original_penalty.restricted(features)
         prox = ProxTerm(penalty, K, features.shape[0], objective.fit_intercept, sub.standardization)
@@ -99,11 +126,23 @@ class _WorkingSet:
         for _ in range(MAX_ROUNDS):
             features = np.flatnonzero(in_set)
             n_params = self.K * (features.shape[0] + int(self.objective.fit_intercept))
-            if n_params > MAX_PARAMS or n_samples * n_params**2 > MAX_WORK:
+            if not self._affordable(n_samples, n_params):
+                self._products_mark = self.objective.n_hessp
                 return None
+            if n_params > MAX_PARAMS and 2 * features.shape[0] > self.p:
+                if self._affordable(n_samples, self.objective.n_params):
+                    # Most columns: the full model (exact all the same) rather
+                    # than a copy of most of X.
+                    in_set[:] = True
+                    features = np.arange(self.p)
             sub, prox, idx = self._restricted(features)
+            n_params = idx.shape[0]
             H = sub.hessian(x[idx])
-            L = 1.05 * max(float(np.linalg.eigvalsh(H)[-1]), 1e-12)
+            if n_params <= MAX_PARAMS:
+                lam = float(np.linalg.eigvalsh(H)[-1])
+            else:  # eigvalsh is O(n_params**3): 1-2 s at 2 000 parameters
+                lam = _largest_eigenvalue(H.__matmul__, np.ones(n_params), 50)[0]
+            L = 1.05 * max(lam, 1e-12)
             # Products with the formed Hessian cost next to nothing: many rounds,
             # and conjugate gradients run to their end.
             g_sub = g[idx]
