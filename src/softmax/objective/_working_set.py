@@ -42,12 +42,12 @@ __all__ = ["working_set_solver"]
 MAX_PARAMS = 1000
 MAX_WORK = 2e11
 #: Past those bounds the Hessian is still formed, up to this many parameters
-#: (a 200 MB matrix), once the generic inner solver's Hessian-vector products
+#: (a 72 MB matrix), once the generic inner solver's Hessian-vector products
 #: in the previous outer step cost more than forming it would (as one buys
 #: skis once the rent paid would have bought them).  On W2's elastic-net
 #: path the last C keep 142-200 features (1 430-2 010 parameters), where the
 #: generic inner solver spent hundreds of products per step.
-MAX_PARAMS_RENTED = 5000
+MAX_PARAMS_RENTED = 3000
 #: Rounds of "solve, check the features left out" per outer step; inner steps
 #: (matrix-vector products with the formed Hessian) and rounds of the inner
 #: solver's two phases per solve.
@@ -80,7 +80,7 @@ class _WorkingSet:
             objective.fit_intercept
         )
         # The objective's count of Hessian-vector products when a step was last
-        # left to the generic inner solver (None: not since the last formed one).
+        # left to the generic inner solver (None: none was yet).
         self._products_mark: int | None = None
 
     def _affordable(self, n_samples: int, n_params: int) -> bool:
