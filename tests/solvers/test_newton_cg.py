@@ -223,7 +223,9 @@ def test_matrix_preconditioner_solves_with_the_first_ridge_that_factors(rng, shi
     H = A @ A.T
     H -= (np.linalg.eigvalsh(H).min() + shift) * np.eye(40)
     r = rng.standard_normal(40)
-    out = _preconditioner_solver(H.copy())(r)
+    given = H.copy()
+    out = _preconditioner_solver(given)(r)
+    np.testing.assert_array_equal(given, H)  # the caller's matrix is left alone
     ridge = 1e-6 * np.mean(np.abs(np.diag(H)))
     while np.linalg.eigvalsh(H + ridge * np.eye(40)).min() <= 0:
         ridge *= 100.0

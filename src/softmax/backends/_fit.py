@@ -66,8 +66,9 @@ class ChunkedObjective(Objective):
         assert self._cache_key is not None
         return self.executor.hessp(self.datafit, self._cache_key, v, self._cache_proba)
 
-    def _sum_hessian(self) -> np.ndarray:
-        assert self._cache_key is not None
+    def _sum_hessian(self, columns: Any = None) -> np.ndarray:
+        # Never called with columns: chunked data has no X to standardise first.
+        assert self._cache_key is not None and columns is None
         return self.executor.hessian(self.datafit, self._cache_key, self._cache_proba)
 
     def subsample(self, n_rows: int, seed: int = 0) -> ChunkedObjective:

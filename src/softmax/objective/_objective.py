@@ -13,6 +13,7 @@ out-of-core and Dask paths differ only there); the data-fit code of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -149,12 +150,14 @@ class Objective:
             out += self.datafit.hessp(v, self._X(rows), proba, self.sample_weight[rows], **extra)
         return out
 
-    def _sum_hessian(self) -> np.ndarray:
-        """Sum of the blocks' Hessians at the cached point."""
-        H = np.zeros((self.n_params, self.n_params))
+    def _sum_hessian(self, columns: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """Sum of the blocks' Hessians at the cached point (``columns``: see
+        :meth:`Multinomial.hessian`), added in place to the first block's."""
+        H = None
         for rows, proba in zip(self.blocks, self._cache_proba, strict=True):
-            H += self.datafit.hessian(self._X(rows), proba, self.sample_weight[rows])
-        return H
+            Hb = self.datafit.hessian(self._X(rows), proba, self.sample_weight[rows], columns)
+            H = Hb if H is None else H.__iadd__(Hb)
+        return np.zeros((self.n_params, self.n_params)) if H is None else H
 
     def transpose_product(self, R: np.ndarray) -> np.ndarray:
         """``R.T @ X``, shape ``(R.shape[1], n_features)``, for ``R`` of shape
@@ -245,7 +248,7 @@ class Objective:
             # In place where it can be: on this kind of machine each fresh MB
             # costs about 1 ms of page faults (digits' Hessian is 3.4 MB).
             with blas_unlimited():
-                H = self._sum_dense_hessian()
+                H = self._sum_hessian(None if std is None else std.standardize)
             H /= self.total_weight
             n_coef = self.datafit.n_rows * self.n_features
             H[np.arange(n_coef), np.arange(n_coef)] += np.tile(
@@ -354,21 +357,10 @@ class Objective:
 
     def _dense_smooth(self) -> bool:
         """Whether :meth:`hessian` forms the Hessian from the standardised features
-        directly (:meth:`_sum_dense_hessian`): dense data, an L2 penalty or none."""
+        directly (``columns`` of :meth:`_sum_hessian`): dense data, an L2 penalty or none."""
         return isinstance(getattr(self, "X", None), np.ndarray) and isinstance(  # chunks: no X
             self.penalty, L2 | NoPenalty
         )
-
-    def _sum_dense_hessian(self) -> np.ndarray:
-        """The data fit's Hessian in the solver's coordinates at the cached point,
-        summed over the blocks."""
-        std = self.standardization
-        columns = None if std is None else std.standardize
-        H = None  # the first block's, then the sum: no zeros to add to
-        for rows, cache in zip(self.blocks, self._cache_proba, strict=True):
-            Hb = self.datafit.hessian(self._X(rows), cache, self.sample_weight[rows], columns)
-            H = Hb if H is None else H.__iadd__(Hb)
-        return np.zeros((self.n_params, self.n_params)) if H is None else H
 
     def columns(self, features: np.ndarray) -> Objective:
         """The same objective on the columns ``features`` of ``X`` alone (a copy of
