@@ -169,3 +169,22 @@ def test_duplicate_entries_count_as_their_sum(rng):
     z_split = coordinate_descent_solver(twin, prox)(x, g, 1e-12)
     np.testing.assert_allclose(z_split, z, rtol=1e-9, atol=1e-12)
     assert split.nnz == 2 * X.nnz  # the caller's matrix is left as it was
+
+
+def test_shares_its_columns_with_the_tiled_evaluations(rng, monkeypatch):
+    from softmax import _kernels
+
+    monkeypatch.setattr(_kernels, "CSR_MIN_TILES", 2)
+    monkeypatch.setattr(_kernels, "MIN_SIZE", 1)  # tiles for this small X
+    objective, prox = _setup(rng, 4)
+    assert "tiles" in objective._block_extras()[0]
+    solve = coordinate_descent_solver(objective, prox)
+    columns = objective.column_major()
+    # One column-major copy: the sweeps' and, from now on, the evaluations'
+    # (the logits of the sparse iterates from their live columns).
+    assert solve.indptr is columns[0] and solve.data is columns[2]
+    assert objective._block_extras()[0]["columns"] is columns
+    np.testing.assert_array_equal(
+        sp.csc_matrix((columns[2], columns[1], columns[0]), shape=objective.X.shape).toarray(),
+        objective.X.toarray(),
+    )

@@ -283,6 +283,54 @@ def test_objective_builds_tiles_once_for_csr_multinomial(rng, monkeypatch):
     assert _kernels.csr_tiles(X, 3) is None
 
 
+def _sparse_coefficients(rng, k, d, intercept, live):
+    """A flat coefficient vector whose features outside ``live`` are all zero."""
+    W = np.zeros((k, d))
+    W[:, live] = rng.standard_normal((k, len(live)))
+    b = rng.standard_normal(k) if intercept else np.zeros(0)
+    return np.concatenate([W.ravel(), b])
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("canonical", [True, False])
+def test_live_column_logits_equal_the_tiled_pass(rng, monkeypatch, intercept, canonical):
+    k = 4
+    X, labels, sw = _csr_problem(rng, k, d=40, density=0.3)
+    if canonical:
+        X = X.copy()
+        X.sum_duplicates()  # sorted: the tiled pass adds each row in column order too
+    tiles = _tiles(monkeypatch, X, k)
+    impl = tiles[0]
+    Xc = sp.csc_matrix(X)
+    columns = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int64), Xc.data)
+    fit = Multinomial(k, intercept)
+    original, calls = impl.column_logits, []
+
+    def counting(*args):
+        calls.append(len(args[3]))  # the live columns
+        original(*args)
+
+    monkeypatch.setattr(impl, "column_logits", counting)
+    for live in ([3, 17], [], list(range(40))):
+        w = _sparse_coefficients(rng, k, X.shape[1], intercept, live)
+        v = _sparse_coefficients(rng, k, X.shape[1], intercept, live)
+        value, grad, P = fit.value_and_grad(w, X, labels, sw, tiles=tiles)
+        value_c, grad_c, P_c = fit.value_and_grad(w, X, labels, sw, tiles=tiles, columns=columns)
+        hv_c = fit.hessp(v, X, P, sw, tiles=tiles, columns=columns)
+        hv = fit.hessp(v, X, P, sw, tiles=tiles)
+        if canonical:  # the same sums in the same (ascending column) order: the same bits
+            assert value_c == value
+            for a, b in [(grad_c, grad), (P_c, P), (hv_c, hv)]:
+                np.testing.assert_array_equal(a, b)
+        else:  # the rows' values added in another order
+            np.testing.assert_allclose(value_c, value, rtol=1e-14)
+            for a, b in [(grad_c, grad), (P_c, P), (hv_c, hv)]:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+    # Taken where the live columns hold few of the stored values (value and
+    # Hessian product each), not where they hold them all.
+    assert calls == [2, 2, 0, 0]
+
+
 @pytest.mark.parametrize("kind", ["dense", "csr", "tiles"])
 def test_probabilities_written_into_out_when_it_fits(rng, monkeypatch, kind):
     k = 4

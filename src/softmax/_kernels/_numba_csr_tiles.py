@@ -18,6 +18,10 @@ and the per-row logits into a sequential stream:
   (:func:`tiled_scatter`): no partial gradients to zero and add, and every
   gradient value is a sum in row order, whatever the thread count.
 
+When the coefficients are sparse (an L1 fit's: a few dozen of 50 000 features
+on W4) and the caller holds ``X`` by columns as well, the logits come from the
+live columns alone (:func:`column_logits`): on W4, 8 ms instead of 50-60 ms.
+
 The rows' softmax in between is :func:`softmax._kernels._numba_linear._softmax_block`
 over fixed blocks of rows.  Results therefore do not depend on the number of
 threads.  Tiles hold at most :data:`softmax._kernels.CSR_TILE_BYTES` of
@@ -37,6 +41,7 @@ from softmax._kernels._numba_linear import _softmax_block
 
 __all__ = [
     "build_tiles",
+    "column_logits",
     "has_duplicates",
     "tile_bounds",
     "tiled_hessp",
@@ -149,6 +154,32 @@ def tiled_logits(ptr, col, val, starts, Bt, b, Z, n_parts):  # pragma: no cover 
 
 
 @njit(parallel=True, **_OPTS)
+def _fill_rows(Z, b):  # pragma: no cover - compiled
+    """Every row of ``Z`` set to ``b``."""
+    for i in prange(Z.shape[0]):
+        zi = Z[i]
+        for k in range(b.shape[0]):
+            zi[k] = b[k]
+
+
+@njit(**_OPTS)
+def column_logits(indptr, indices, data, live, Bt, b, Z):  # pragma: no cover - compiled
+    """``Z = X @ Bt + b`` from the CSC arrays of ``X``, over the columns ``live``
+    (ascending) alone: the other rows of ``Bt`` must be zero.  Each row's sum
+    runs over its columns in ascending order, as :func:`tiled_logits` does on
+    canonical CSR data (there it adds the dead columns' exact zeros too)."""
+    _fill_rows(Z, b)
+    K = Bt.shape[1]
+    for j in live:
+        bj = Bt[j]
+        for q in range(indptr[j], indptr[j + 1]):
+            v = data[q]
+            zi = Z[indices[q]]
+            for k in range(K):
+                zi[k] += v * bj[k]
+
+
+@njit(parallel=True, **_OPTS)
 def tiled_scatter(ptr, col, val, starts, R, Gt):  # pragma: no cover - compiled
     """``Gt = X.T @ R`` (shape (n_features, K)), tile by tile."""
     n = ptr.shape[1] - 1
@@ -239,13 +270,34 @@ def _hessp_rows(A, P, sw, block, hb):  # pragma: no cover - compiled
                 h[k] += q
 
 
-def tiled_value_grad(tiles, labels, sw, Wt, b, block, n_parts, P):
+#: Largest share of the stored values in the live columns for which
+#: :func:`column_logits` replaces :func:`tiled_logits` (a random access per
+#: value either way, but the tiled pass also streams every value and every
+#: tile's logits).
+LIVE_SHARE = 0.25
+
+
+def _logits(tiles, columns, Bt, b, Z, n_parts):
+    """``Z = X @ Bt + b``: from the live columns of ``columns`` (the CSC arrays of
+    ``X``, or None) where they hold few of the stored values, else tiled."""
+    if columns is not None:
+        indptr, indices, data = columns
+        live = np.flatnonzero(Bt.any(axis=1))
+        if (indptr[live + 1] - indptr[live]).sum() <= LIVE_SHARE * indptr[-1]:
+            column_logits(indptr, indices, data, live, Bt, b, Z)
+            return
+    ptr, col, val, starts = tiles
+    tiled_logits(ptr, col, val, starts, Bt, b, Z, n_parts)
+
+
+def tiled_value_grad(tiles, labels, sw, Wt, b, block, n_parts, P, columns=None):
     """Loss sum, gradient ``Gt`` (n_features, K), intercept gradient and
-    probabilities ``P`` (written) of the multinomial data fit."""
+    probabilities ``P`` (written) of the multinomial data fit; ``columns``: see
+    :func:`_logits`."""
     ptr, col, val, starts = tiles
     n, K = P.shape
     Z = np.empty((n, K))
-    tiled_logits(ptr, col, val, starts, Wt, b, Z, n_parts)
+    _logits(tiles, columns, Wt, b, Z, n_parts)
     nblocks = (n + block - 1) // block
     loss = np.zeros(nblocks)
     gb = np.zeros((nblocks, K))
@@ -255,12 +307,13 @@ def tiled_value_grad(tiles, labels, sw, Wt, b, block, n_parts, P):
     return float(loss.sum()), Gt, gb.sum(axis=0)
 
 
-def tiled_hessp(tiles, sw, P, Vt, vb, block, n_parts):
-    """Hessian-vector product ``(HVt, hb)`` along ``(V, vb)`` at probabilities ``P``."""
+def tiled_hessp(tiles, sw, P, Vt, vb, block, n_parts, columns=None):
+    """Hessian-vector product ``(HVt, hb)`` along ``(V, vb)`` at probabilities ``P``;
+    ``columns``: see :func:`_logits`."""
     ptr, col, val, starts = tiles
     n, K = P.shape
     A = np.empty((n, K))
-    tiled_logits(ptr, col, val, starts, Vt, vb, A, n_parts)
+    _logits(tiles, columns, Vt, vb, A, n_parts)
     hb = np.zeros(((n + block - 1) // block, K))
     _hessp_rows(A, P, sw, block, hb)
     HVt = np.empty_like(Vt)

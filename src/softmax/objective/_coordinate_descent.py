@@ -72,7 +72,6 @@ class _CoordinateDescent:
 
     def __init__(self, objective: Objective, penalty_std: L1, kernels: Any) -> None:
         self.objective, self.kernels = objective, kernels
-        X = objective.X
         n_features = objective.n_features
         self.K = objective.datafit.n_rows
         self.coupled = isinstance(objective.datafit, Multinomial)
@@ -80,14 +79,7 @@ class _CoordinateDescent:
         std = objective.standardization
         self.mean = np.zeros(n_features) if std is None else std.mean
         self.scale = np.ones(n_features) if std is None else std.scale
-        Xc = sp.csc_matrix(X)
-        if not Xc.has_canonical_format:
-            # Sorted, and one entry per (row, column): the curvature sums squares.
-            Xc = Xc.copy()  # csc_matrix of a CSC matrix shares the caller's arrays
-            Xc.sum_duplicates()
-        self.indptr = Xc.indptr.astype(np.int64)
-        self.indices = Xc.indices.astype(np.int64)
-        self.data = Xc.data
+        self.indptr, self.indices, self.data = objective.column_major()
         # The solver's penalty weighs W~ by 1 / scale: back to original-scale thresholds.
         self.thresholds = penalty_std.thresholds(n_features) * self.scale
         penalty = objective.penalty

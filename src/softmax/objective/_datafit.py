@@ -115,6 +115,7 @@ class Multinomial:
         sample_weight: np.ndarray,
         tiles: Any = None,
         out: np.ndarray | None = None,
+        columns: Any = None,
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Weighted loss sum, its gradient (flat), and the probabilities (for hessp).
 
@@ -128,8 +129,10 @@ class Multinomial:
         :mod:`softmax._kernels._numba_linear`, CSR data that of
         :mod:`softmax._kernels._numba_sparse`, or with ``tiles`` (from
         :func:`softmax._kernels.csr_tiles` on this ``X``) the tiled passes of
-        :mod:`softmax._kernels._numba_csr_tiles` (float64 arithmetic); the
-        NumPy code below is the reference they are tested against.
+        :mod:`softmax._kernels._numba_csr_tiles` (float64 arithmetic), which
+        take the logits of sparse coefficients from the live columns of
+        ``columns`` (the CSC arrays of ``X``, :meth:`Objective.column_major`)
+        when given; the NumPy code below is the reference they are tested against.
         """
         if tiles is not None:
             impl, data = tiles
@@ -137,7 +140,7 @@ class Multinomial:
             P = _proba_buffer(out, X.shape[0], self.n_classes)
             loss, Gt, g_b = impl.tiled_value_grad(
                 data, _as_index(labels), _as_weight(sample_weight), Wt, b,
-                FUSED_BLOCK_ROWS, csr_row_parts(), P,
+                FUSED_BLOCK_ROWS, csr_row_parts(), P, columns,
             )  # fmt: skip
             return loss, _pack(Gt.T, g_b if self.fit_intercept else None), P
         csr = fused_multinomial_csr(X)
@@ -184,15 +187,18 @@ class Multinomial:
         proba: np.ndarray,
         sample_weight: np.ndarray,
         tiles: Any = None,
+        columns: Any = None,
     ) -> np.ndarray:
-        """Hessian-vector product at the point where ``proba`` was computed."""
+        """Hessian-vector product at the point where ``proba`` was computed
+        (``tiles``, ``columns``: see :meth:`value_and_grad`)."""
         kernels_apply = proba.dtype == np.float64 and proba.flags.c_contiguous
         if tiles is not None and kernels_apply:
             impl, data = tiles
             Vt, v_b = self._coef_and_intercept(v, X.shape[1], transpose=True)
             HVt, h_b = impl.tiled_hessp(
-                data, _as_weight(sample_weight), proba, Vt, v_b, FUSED_BLOCK_ROWS, csr_row_parts()
-            )
+                data, _as_weight(sample_weight), proba, Vt, v_b, FUSED_BLOCK_ROWS,
+                csr_row_parts(), columns,
+            )  # fmt: skip
             return _pack(HVt.T, h_b if self.fit_intercept else None)
         csr = fused_multinomial_csr(X)
         if csr is not None and kernels_apply:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from softmax._kernels import blas_unlimited, csr_tiles
 from softmax.backends import row_blocks
@@ -73,6 +74,7 @@ class Objective:
         self._cache_key: np.ndarray | None = None
         self._cache_proba: Any = []
         self._extras: list[dict[str, Any]] | None = None
+        self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.n_evaluations = 0
         self.n_hessp = 0
 
@@ -121,6 +123,30 @@ class Objective:
                     if tiles is not None:
                         extra["tiles"] = tiles
         return self._extras
+
+    def column_major(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSC arrays ``(indptr, indices, data)`` of sparse ``X`` (indices
+        as int64), sorted with duplicates summed; made at the first call and kept.
+
+        Coordinate descent sweeps them (:mod:`softmax.objective._coordinate_descent`);
+        once they exist, the multinomial evaluations of a one-block objective
+        on tiled CSR data take the logits of sparse coefficients from their
+        live columns (:func:`softmax._kernels._numba_csr_tiles.column_logits`)
+        instead of a pass over every stored value.
+        """
+        if self._columns is None:
+            Xc = sp.csc_matrix(self.X)
+            if not Xc.has_canonical_format:
+                # Sorted, one entry per (row, column): coordinate descent's
+                # curvatures sum squares.  A copy: csc_matrix of a CSC matrix
+                # shares the caller's arrays.
+                Xc = Xc.copy()
+                Xc.sum_duplicates()
+            self._columns = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int64), Xc.data)
+            extras = self._block_extras()
+            if len(extras) == 1 and "tiles" in extras[0]:
+                extras[0]["columns"] = self._columns
+        return self._columns
 
     # The three sums over blocks of rows: the only place the data is touched.
     # The chunked and Dask objectives (softmax.backends) override these alone.
