@@ -188,3 +188,40 @@ def test_shares_its_columns_with_the_tiled_evaluations(rng, monkeypatch):
         sp.csc_matrix((columns[2], columns[1], columns[0]), shape=objective.X.shape).toarray(),
         objective.X.toarray(),
     )
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])  # the doubtful features by one pass / by their columns
+@pytest.mark.parametrize("k", [4, 1])
+def test_optimality_check_finds_the_violators_of_the_full_product(rng, monkeypatch, share, k):
+    from softmax.objective import _coordinate_descent
+
+    monkeypatch.setattr(_coordinate_descent, "CHECK_SHARE", share)
+    objective, prox = _setup(rng, k)
+    solve = coordinate_descent_solver(objective, prox)
+    K, (n, p) = objective.datafit.n_rows, objective.X.shape
+    inv_scale = 1.0 / solve.scale
+    for spread in (1e-3, 1e-1):
+        G = rng.standard_normal((K, p)) * 0.02
+        R = rng.standard_normal((n, K)) * spread / n
+        left_out = rng.uniform(size=(K, p)) < 0.7
+        tol = 1e-3
+        # The reference: every coordinate's exact model gradient, by SciPy.
+        grad = G + np.asarray(objective.X.T @ R).T
+        expected = left_out & ((np.abs(grad) - solve.thresholds) * inv_scale > tol)
+        new = solve._violators(left_out, G, R, inv_scale, tol)
+        if not expected.any():
+            assert new is None
+        else:
+            np.testing.assert_array_equal(new, expected)
+        assert spread < 1e-2 or expected.any()  # both outcomes are exercised
+
+
+def test_optimality_check_clears_by_the_bound_without_the_data(rng, monkeypatch):
+    objective, prox = _setup(rng, 3)
+    solve = coordinate_descent_solver(objective, prox)
+    monkeypatch.setattr(objective, "transpose_product", None)  # would raise if called
+    monkeypatch.setattr(solve, "kernels", None)
+    K, (n, p) = objective.datafit.n_rows, objective.X.shape
+    G = np.zeros((K, p))
+    R = rng.standard_normal((n, K)) * 1e-9
+    assert solve._violators(np.ones((K, p), bool), G, R, 1.0 / solve.scale, 1e-3) is None

@@ -37,8 +37,9 @@ problems the sweeps stalled above tight tolerances (16 outer steps instead of
 7 at ``tol=1e-10``), so the sweeps keep the feature-major order.
 
 The sweeps run over an active set (glmnet's scheme): the caller checks the
-optimality of the other coordinates by one product ``X^T R`` (SciPy or the
-CSR kernels), adds those that violate it, and sweeps again.
+optimality of the other coordinates (those a bound cannot clear, by their
+columns' products :func:`column_dots` or by one product ``X^T R``), adds those
+that violate it, and sweeps again.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["cd_sweeps"]
+__all__ = ["cd_sweeps", "column_dots"]
 
 _OPTS: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 
@@ -177,3 +178,20 @@ def cd_sweeps(
         if worst <= tol:
             break
     return n_sweeps
+
+
+@njit(parallel=True, **_OPTS)
+def column_dots(indptr, indices, data, features, R, out):  # pragma: no cover - compiled
+    """``out[f] = X[:, features[f]] @ R`` for the CSC arrays of ``X`` and ``R`` of
+    shape (n, m), C-contiguous; one feature per task, in row order."""
+    m = R.shape[1]
+    for f in prange(features.shape[0]):
+        j = features[f]
+        o = out[f]
+        for c in range(m):
+            o[c] = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            v = data[q]
+            ri = R[indices[q]]
+            for c in range(m):
+                o[c] += v * ri[c]
