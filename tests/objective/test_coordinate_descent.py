@@ -190,7 +190,8 @@ def test_shares_its_columns_with_the_tiled_evaluations(rng, monkeypatch):
     )
 
 
-@pytest.mark.parametrize("share", [0.0, 1.0])  # the doubtful features by one pass / by their columns
+# The doubtful features by one pass over X / by their own columns.
+@pytest.mark.parametrize("share", [0.0, 1.0])
 @pytest.mark.parametrize("k", [4, 1])
 def test_optimality_check_finds_the_violators_of_the_full_product(rng, monkeypatch, share, k):
     from softmax.objective import _coordinate_descent
