@@ -62,6 +62,27 @@ def test_chooses_the_same_C_as_logistic_regression_cv(penalty, l1_ratio, solver,
     assert ours.l1_ratio_ == l1_ratio
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_balanced_class_weight_is_the_whole_data_s_in_every_fold(weighted):
+    # LogisticRegressionCV weighs the classes once, from all of y and the sample
+    # weights; per-fold weights gave other scores (3e-3 apart, another C_ with
+    # these sample weights).
+    X, y = _wine()
+    sw = np.where(y == 0, 4.0, 1.0) if weighted else None
+    Cs = np.logspace(-3, 2, 6)
+    ours = SoftmaxRegressionCV(Cs=Cs, cv=FOLDS, scoring="neg_log_loss", class_weight="balanced")
+    ours.fit(X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = LogisticRegressionCV(
+            Cs=Cs, cv=FOLDS, scoring="neg_log_loss", class_weight="balanced", tol=1e-10,
+            max_iter=10_000, use_legacy_attributes=False,
+        ).fit(X, y, sample_weight=sw)  # fmt: skip
+    assert ours.C_ == ref.C_
+    np.testing.assert_allclose(ours.scores_, ref.scores_, atol=1e-5)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
+
+
 def test_refit_is_a_plain_fit_at_the_chosen_pair():
     X, y = _wine(90)
     with parallel_config(backend="threading"):  # processes take seconds to start

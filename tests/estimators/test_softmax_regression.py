@@ -89,6 +89,24 @@ def test_parity_balanced_class_weight():
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
 
 
+def test_parity_balanced_class_weight_with_sample_weight():
+    # "balanced" counts each class by its summed sample weights (scikit-learn >= 1.8).
+    X, y = _data("wine")
+    sw = np.where(y == 0, 5.0, 1.0) * np.linspace(0.5, 1.5, y.shape[0])
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12, class_weight="balanced")
+    ref.fit(X, y, sample_weight=sw)
+    ours = SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+def test_balanced_class_weight_needs_weight_in_every_class():
+    X, y = _data("wine")
+    sw = np.where(y == 1, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"class_weight='balanced'.*class 1 all have sample_wei"):
+        SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight=sw)
+
+
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_parity_sparse(fmt):
     X, y = load_digits(return_X_y=True)

@@ -37,6 +37,7 @@ __all__ = [
     "ChunkStats",
     "add_all",
     "as_float_chunk",
+    "check_balanced_weights",
     "check_stats",
     "chunk_hessian",
     "chunk_hessp",
@@ -296,14 +297,29 @@ def encode_chunk(
     return labels, sw_arr
 
 
+def check_balanced_weights(classes: np.ndarray, class_totals: np.ndarray) -> None:
+    """``class_weight="balanced"`` divides by each class's summed sample weight:
+    a class whose samples all weigh 0 has no balanced weight (ValueError)."""
+    empty = np.flatnonzero(class_totals <= 0)
+    if empty.size:
+        raise ValueError(
+            f"class_weight='balanced' needs every class to carry some sample weight; "
+            f"the samples of class {classes.tolist()[empty[0]]!r} all have sample_weight 0"
+        )
+
+
 def class_weights(class_weight: Any, stats: ChunkStats) -> np.ndarray:
-    """Class weights from ``class_weight`` (None, "balanced" or dict) and the class counts."""
+    """Class weights from ``class_weight`` (None, "balanced" or dict) and the
+    classes' summed sample weights (their counts without sample weights)."""
     classes = stats.classes
     if class_weight is None:
         return np.ones(classes.shape[0])
     if isinstance(class_weight, str) and class_weight == "balanced":
-        # scikit-learn's rule: n_samples / (n_classes * bincount(y)).
-        return stats.n / (classes.shape[0] * stats.counts.astype(np.float64))
+        # scikit-learn's rule (compute_class_weight with sample_weight, >= 1.8):
+        # sum(s) / (n_classes * per-class sum of s); n / (n_classes * bincount(y))
+        # without sample weights.
+        check_balanced_weights(classes, stats.weights)
+        return stats.weights.sum() / (classes.shape[0] * stats.weights)
     from sklearn.utils.class_weight import compute_class_weight
 
     # For a dict, scikit-learn looks at the classes only.

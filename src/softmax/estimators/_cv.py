@@ -10,9 +10,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from softmax.backends._chunks import check_balanced_weights
 from softmax.estimators._path import check_Cs
 from softmax.estimators._penalty_choice import check_l1_ratio, choose_penalty
 from softmax.estimators._softmax_regression import SoftmaxRegression
@@ -233,10 +235,19 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         sw = None if sample_weight is None else check_sample_weight(sample_weight, y.shape[0])
         folds = list(check_cv(self.cv, y, classifier=True).split(X_val, y))
         scorer = check_scoring(SoftmaxRegression(), scoring=self.scoring)
+        class_weight = self.class_weight
+        if isinstance(class_weight, str):
+            # "balanced" from all the data, the same weights in every fold (as
+            # LogisticRegressionCV does: the folds then minimise its objectives).
+            _, labels = np.unique(y, return_inverse=True)
+            totals = np.bincount(labels, weights=sw)
+            check_balanced_weights(classes, totals)
+            weights = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw)
+            class_weight = dict(zip(classes.tolist(), weights.tolist(), strict=True))
         base = {
             "penalty": self.penalty,
             "fit_intercept": self.fit_intercept,
-            "class_weight": self.class_weight,
+            "class_weight": class_weight,
             "solver": self.solver,
             "tol": self.tol,
             "max_iter": self.max_iter,

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_array
 
+from softmax.backends._chunks import check_balanced_weights
 from softmax.estimators._penalty_choice import choose_penalty
 from softmax.estimators._softmax_regression import SoftmaxRegression
 from softmax.estimators._validation import check_labels, check_sample_weight
@@ -105,7 +106,11 @@ def _weights_and_labels(
     classes, labels = np.unique(y, return_inverse=True)
     sw = check_sample_weight(sample_weight, n_samples)
     if class_weight is not None:
-        sw = sw * compute_class_weight(class_weight, classes=classes, y=y)[labels]
+        # As SoftmaxRegression.fit: "balanced" by the classes' summed weights.
+        if isinstance(class_weight, str):
+            check_balanced_weights(classes, np.bincount(labels, weights=sw))
+        cw = compute_class_weight(class_weight, classes=classes, y=y, sample_weight=sw)
+        sw = sw * cw[labels]
     return classes, labels, sw
 
 

@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax.backends._chunks import check_balanced_weights
 from softmax.backends._dask import is_dask_collection
 from softmax.backends._iterator import Chunks
 from softmax.estimators._fitting import (
@@ -81,7 +82,11 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Add an (unpenalised) intercept per class.
     class_weight : dict, "balanced" or None, default=None
-        Weights multiplying the sample weights of each class.
+        Weights multiplying the sample weights of each class.  ``"balanced"``
+        gives class ``k`` the weight ``sum(s) / (n_classes * sum(s[y == k]))``
+        with ``s`` the sample weights (``n_samples / (n_classes * n_k)``
+        without them), as scikit-learn does; a class whose samples all weigh
+        0 then raises a ValueError.
     solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky", "prox-newton", "fista"}, \
             default="auto"
         ``"newton-cg"`` is a truncated Newton method (conjugate gradients on
@@ -288,7 +293,13 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             )
         self.classes_ = classes
         if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+            # "balanced" weighs the classes by their summed sample weights, as
+            # scikit-learn does (>= 1.8): the minimiser of LogisticRegression's.
+            if isinstance(self.class_weight, str):
+                check_balanced_weights(classes, np.bincount(labels, weights=sw))
+            cw = compute_class_weight(
+                self.class_weight, classes=classes, y=y, sample_weight=sw
+            )
             sw = sw * cw[labels]
             if not sw.any():
                 raise ValueError("class_weight and sample_weight leave every sample at weight 0")
