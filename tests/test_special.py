@@ -488,6 +488,28 @@ def test_tiny_temperature_does_not_invent_ties():
     _no_new_nan(S.log_softmax(np.array([-1.7e308, 1.7e308, 0.0]), temperature=1e-300))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("rows", [1, 4000])  # the reference / the fused kernels (float32)
+def test_temperature_outside_the_dtype_s_range_gives_its_limit(dtype, rows):
+    # 1e-50 rounds to 0 in float32 and 1e40 to inf: divided in the dtype, the
+    # maxima became 0/0 and the -inf entries inf/inf (NaN).  float64 references:
+    x = np.tile(np.array([1.0, 3.0, 3.0, -np.inf]), (rows, 1))
+    for t in (1e-50, 1e-40, 1e40):
+        ref = S.softmax(x, temperature=t)
+        ref_log = S.log_softmax(x, temperature=t)
+        got = S.softmax(x.astype(dtype), temperature=t)
+        got_log = S.log_softmax(x.astype(dtype), temperature=t)
+        assert got.dtype == got_log.dtype == dtype
+        with np.errstate(over="ignore"):  # -2e50 is -inf in float32
+            ref, ref_log = ref.astype(dtype), ref_log.astype(dtype)
+        assert_array_equal(got, ref)
+        assert_allclose(got_log, ref_log, rtol=1e-3)
+    # the limits themselves: one-hot (ties shared), and uniform over the finite entries
+    assert_array_equal(S.softmax(x.astype(dtype), temperature=1e-50)[0], [0, 0.5, 0.5, 0])
+    assert_array_equal(S.log_softmax(x.astype(dtype), temperature=1e-50)[0, [0, 3]], [-np.inf] * 2)
+    assert_allclose(S.softmax(x.astype(dtype), temperature=1e40)[0], [1 / 3] * 3 + [0], rtol=1e-3)
+
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_where_equals_dropping_entries(axis, rng):
     x = rng.standard_normal((6, 6)) * 4

@@ -111,6 +111,16 @@ def _check_temperature(temperature: float) -> float:
     return t
 
 
+def _normal_in(temperature: float, finfo: Any) -> bool:
+    """Whether the temperature is a normal number of the computing dtype.
+
+    One that is not (1e-50 or 1e40 in float32) would round to 0 or inf there
+    (or lose bits, as a subnormal), and divide the maxima's ``x - m = 0`` into
+    0/0 or the ``-inf`` entries into inf/inf: such a division runs in float64.
+    """
+    return float(finfo.smallest_normal) <= temperature <= float(finfo.max)
+
+
 def _scalar(xp: Any, value: float, like: Any) -> Any:
     """A 0-d array of ``like``'s dtype and device (``where`` needs arrays in strict libraries)."""
     return xp.asarray(value, dtype=like.dtype, device=_device(like))
@@ -213,8 +223,13 @@ def _shift(
     if bool(xp.any(pos_inf_row)):
         d = xp.where(pos_inf_row, xp.where(x == math.inf, zero, _scalar(xp, -math.inf, x)), d)
     if temperature != 1.0:
-        d = d / temperature
-        err = xp.where(xp.isfinite(d), err / temperature, zero)
+        if _normal_in(temperature, xp.finfo(d.dtype)):
+            d, err = d / temperature, err / temperature
+        else:  # in float64, rounded once: the exact limits (-inf, 0, ties shared)
+            wide = xp.float64
+            d = xp.astype(xp.astype(d, wide) / temperature, d.dtype)
+            err = xp.astype(xp.astype(err, wide) / temperature, d.dtype)
+        err = xp.where(xp.isfinite(d), err, zero)
     return m, d, err
 
 
@@ -284,8 +299,9 @@ def softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any = N
     >>> softmax.softmax([0.0, float("inf"), float("inf")]).tolist()
     [0.0, 0.5, 0.5]
     """
-    if where is None and _kernels.applies(x, axis):
-        return _kernels.softmax(x, _check_temperature(temperature))
+    t = _check_temperature(temperature)
+    if where is None and _kernels.applies(x, axis) and _normal_in(t, np.finfo(x.dtype)):
+        return _kernels.softmax(x, t)
     prep = _Prepared(x, axis, temperature, where)
     xp, x = prep.xp, prep.x
     if prep.empty:
@@ -316,8 +332,9 @@ def log_softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any
     >>> softmax.log_softmax([0.0, -1000.0]).tolist()
     [0.0, -1000.0]
     """
-    if where is None and _kernels.applies(x, axis):
-        return _kernels.log_softmax(x, _check_temperature(temperature))
+    t = _check_temperature(temperature)
+    if where is None and _kernels.applies(x, axis) and _normal_in(t, np.finfo(x.dtype)):
+        return _kernels.log_softmax(x, t)
     prep = _Prepared(x, axis, temperature, where)
     xp, x = prep.xp, prep.x
     if prep.empty:
