@@ -126,6 +126,30 @@ def test_logsumexp_b_and_return_sign_match_scipy(axis, keepdims, rng):
     assert np.all(sign == 1)
 
 
+@pytest.mark.parametrize(
+    ("x", "b"),
+    [
+        ([0.0, -40.0], [1.0, 1.0]),  # log(1 + 4e-18): log(s) of the rounded s gave 0
+        ([0.0, -40.0], [2.0, 3.0]),
+        ([0.0, 0.0, -35.0], [0.5, 0.5, -1.0]),
+        ([-700.0, 0.0], [-0.5, 1.0]),  # -4.9e-305
+        ([1.0, 1.0 - 1e-9], [1.0, -0.5]),  # the maxima's weight, the rest of the other sign
+        ([3.0, 1.0, 2.0], [-1.0, 2.0, 0.25]),  # a negative sum (return_sign)
+    ],
+)
+def test_logsumexp_b_keeps_relative_accuracy(x, b):
+    with mpmath.workdps(400):  # 1 - 4.9e-305 needs 305 digits
+        total = mpmath.fsum(mpmath.mpf(bj) * mpmath.exp(mpmath.mpf(xj)) for xj, bj in zip(x, b))
+        ref, ref_sign = float(mpmath.log(abs(total))), float(mpmath.sign(total))
+    lse, sign = S.logsumexp(np.array(x), b=np.array(b), return_sign=True)
+    assert sign == ref_sign
+    assert_allclose(lse, ref, rtol=4e-16, atol=0)
+    if ref_sign < 0:
+        assert np.isnan(S.logsumexp(np.array(x), b=np.array(b)))
+    else:
+        assert_allclose(S.logsumexp(np.array(x), b=np.array(b)), ref, rtol=4e-16, atol=0)
+
+
 def test_logsumexp_b_broadcasts_x_like_scipy():
     x = np.array([1.0, 2.0])
     b = np.array([[1.0, 1.0], [1.0, 0.0]])

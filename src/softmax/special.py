@@ -346,6 +346,31 @@ def log_softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any
     return prep.finish((d - log_s) + err)
 
 
+def _weighted_log_sum(
+    xp: Any, d: Any, err: Any, b: Any, axes: tuple[int, ...]
+) -> tuple[Any, Any]:
+    """``(log|s|, sign(s))`` of ``s = sum(b * exp(d + err))`` over ``axes`` (keepdims).
+
+    As without weights, the maxima (``d == 0``, ``e == 1`` exactly) are taken
+    apart: with ``B`` their summed weights and ``r`` the rest of the sum over
+    ``B``, ``log|s| = log|B| + log|1 + r|`` and ``log|1 + r|`` is ``log1p(r)``
+    (``r > -1``): exact where ``s`` is close to ``B``, where ``log(s)`` keeps
+    only the rounding of ``s`` (``logsumexp([0, -40], b=[1, 1])`` is
+    ``4.2e-18``, not 0; SciPy does the same).  Where the maxima's weights
+    cancel (``B == 0``), ``log|s|`` directly.
+    """
+    zero, one = _scalar(xp, 0.0, d), _scalar(xp, 1.0, d)
+    e = xp.exp(d)
+    at_max = d == zero
+    B = xp.sum(xp.where(at_max, b, zero), axis=axes, keepdims=True)
+    rest = xp.sum(xp.where(at_max, zero, b * (e + e * err)), axis=axes, keepdims=True)
+    s = B + rest
+    r = rest / xp.where(B == zero, one, B)
+    log_1r = xp.where(r > -one, xp.log1p(r), xp.log(-one - r))  # log|1 + r|
+    log_s = xp.where(B == zero, xp.log(xp.abs(s)), xp.log(xp.abs(B)) + log_1r)
+    return log_s, xp.sign(s)
+
+
 @_quiet
 def logsumexp(
     x: Any,
@@ -424,10 +449,9 @@ def logsumexp(
             sign = xp.where(log_s == -math.inf, _scalar(xp, 0.0, m), _scalar(xp, 1.0, m))
             sign = xp.where(xp.isnan(log_s), log_s, sign)
         else:
-            e = xp.exp(d)
-            s = xp.sum(b * (e + e * err), axis=prep.axes, keepdims=True)
-            sign = xp.sign(s)
-            log_s = xp.log(xp.abs(s)) if return_sign else xp.log(s)
+            log_s, sign = _weighted_log_sum(xp, d, err, b, prep.axes)
+            if not return_sign:  # the log of a negative sum
+                log_s = xp.where(sign < 0, _scalar(xp, math.nan, log_s), log_s)
         # m may be +-inf here (the shift used 0 for those rows): +inf + log(c) = +inf,
         # -inf + log(0) = -inf, as wanted.
         lse = m + log_s
