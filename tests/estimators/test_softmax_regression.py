@@ -338,6 +338,13 @@ def test_nan_in_X_names_the_pandas_column():
         ({"l1_ratio": 1.5}, "l1_ratio must be in"),
         ({"tol": -1}, "tol must be"),
         ({"max_iter": 1.5}, "max_iter must be"),
+        ({"fit_intercept": "yes"}, "fit_intercept must be True or False, got fit_intercept='yes'"),
+        ({"warm_start": None}, "warm_start must be True or False"),
+        ({"class_weight": {0: -2.0}}, r"finite weights >= 0, got -2.0 for class 0"),
+        ({"class_weight": {1: np.nan}}, r"finite weights >= 0, got nan for class 1"),
+        ({"class_weight": {1: np.inf}}, r"finite weights >= 0, got inf for class 1"),
+        ({"class_weight": {1: "2"}}, r"finite weights >= 0, got '2' for class 1"),
+        ({"class_weight": "uniform"}, r"class_weight must be None, 'balanced' or a dict"),
     ],
 )
 def test_bad_parameters(kwargs, match):

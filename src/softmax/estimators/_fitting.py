@@ -8,7 +8,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -212,7 +212,32 @@ def check_fit_params(estimator: Any, *, nonsmooth: bool = True) -> tuple[Penalty
             )
     if not isinstance(estimator.verbose, Integral | bool):
         raise ValueError(f"verbose must be an int, got verbose={estimator.verbose!r}")
+    for flag in ("fit_intercept", "warm_start"):
+        value = getattr(estimator, flag, False)
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{flag} must be True or False, got {flag}={value!r}")
+    check_class_weight(getattr(estimator, "class_weight", None))
     return choice, tol, max_iter
+
+
+def check_class_weight(class_weight: Any) -> None:
+    """``class_weight`` is None, "balanced" or a dict of finite weights >= 0
+    (ValueError naming it otherwise: a negative weight makes the objective
+    unbounded below, a NaN or inf one makes it meaningless)."""
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            f"class_weight must be None, 'balanced' or a dict {{class: weight}}, "
+            f"got class_weight={class_weight!r}"
+        )
+    for label, weight in class_weight.items():
+        ok = isinstance(weight, Real) and not isinstance(weight, bool)
+        if not (ok and math.isfinite(weight) and weight >= 0):
+            raise ValueError(
+                f"class_weight must map classes to finite weights >= 0, "
+                f"got {weight!r} for class {label!r}"
+            )
 
 
 def warm_start_point(estimator: Any, objective: Any) -> np.ndarray:
