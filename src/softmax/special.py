@@ -346,9 +346,7 @@ def log_softmax(x: Any, axis: Axis = -1, *, temperature: float = 1.0, where: Any
     return prep.finish((d - log_s) + err)
 
 
-def _weighted_log_sum(
-    xp: Any, d: Any, err: Any, b: Any, axes: tuple[int, ...]
-) -> tuple[Any, Any]:
+def _weighted_log_sum(xp: Any, d: Any, err: Any, b: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
     """``(log|s|, sign(s))`` of ``s = sum(b * exp(d + err))`` over ``axes`` (keepdims).
 
     As without weights, the maxima (``d == 0``, ``e == 1`` exactly) are taken

@@ -273,6 +273,16 @@ def test_separation_is_detected_and_coefficients_stay_finite():
     assert clf.n_iter_[0] < clf.max_iter
 
 
+def test_separation_with_more_features_than_rows_is_detected():
+    # 15 rows, 30 features: separable whatever the labels.  The solver meets its
+    # gradient tolerance at finite coefficients (the true-class probabilities
+    # 1 - 1e-8), which the coefficient-size screen missed; the LP test does not.
+    rng = np.random.RandomState(42)
+    X, y = rng.rand(15, 30), rng.randint(0, 3, size=15)
+    with pytest.warns(SeparationWarning, match="separable"):
+        SoftmaxRegression(penalty=None).fit(X, y)
+
+
 def test_not_converged_warns():
     X, y = _data("digits", scale=False)
     with pytest.warns(ConvergenceWarning, match="max_iter"):

@@ -297,9 +297,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             # scikit-learn does (>= 1.8): the minimiser of LogisticRegression's.
             if isinstance(self.class_weight, str):
                 check_balanced_weights(classes, np.bincount(labels, weights=sw))
-            cw = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sw
-            )
+            cw = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=sw)
             sw = sw * cw[labels]
             if not sw.any():
                 raise ValueError("class_weight and sample_weight leave every sample at weight 0")
@@ -350,7 +348,14 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             solver_name,
             tol,
             max_iter,
-            separated=kind.unpenalised and (diverging or self._separated(X, labels, result.x)),
+            separated=kind.unpenalised
+            and (
+                diverging
+                # The exact LP test of summary(), run at fit where it is affordable:
+                # a tolerance met at finite coefficients does not mean the MLE exists.
+                or self._inference_info_.separation is not None
+                or self._separated(X, labels, result.x)
+            ),
         )
         return self
 
