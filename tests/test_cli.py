@@ -217,6 +217,23 @@ def test_fit_never_overwrites_without_force(tmp_path, capsys, work):
     assert softmax.io.read_metadata(model)["classes"] == ["ant", "bee", "cat"]
 
 
+def test_fit_keeps_a_class_too_rare_to_hold_out_for_training(tmp_path, capsys):
+    # One row of class "dog": the split cannot be stratified, and a held-out
+    # "dog" used to end the command after the fit (labels do not cover y_true).
+    rng = np.random.default_rng(0)
+    df = make_table(rng, 120).drop(columns=["color", "row_id"]).dropna()
+    df.loc[df.index[7], "label"] = "dog"
+    df.to_csv(tmp_path / "rare.csv", index=False)
+    for seed in range(8):
+        model = tmp_path / f"m{seed}.st"
+        code, _, err = run(
+            capsys, "fit", tmp_path / "rare.csv", "-t", "label", "-o", model, "--seed", seed, "-q"
+        )
+        assert code == 0, (seed, err)
+        meta = softmax.io.read_metadata(model)
+        assert meta["classes"] == ["ant", "bee", "cat", "dog"]
+
+
 def test_live_progress_on_a_terminal():
     import io
 

@@ -145,7 +145,11 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 
 def _split(n: int, y: np.ndarray, test_size: float, seed: int) -> tuple[Any, Any, bool]:
-    """Train / held-out row indices, stratified when every class allows it."""
+    """Train / held-out row indices, stratified when every class allows it.
+
+    A class none of whose rows landed in the training part (one row, not
+    stratified) would be unknown to the model that is scored on the held-out
+    rows: its rows train instead."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(n)
@@ -162,6 +166,8 @@ def _split(n: int, y: np.ndarray, test_size: float, seed: int) -> tuple[Any, Any
     tr, te = train_test_split(
         idx, test_size=test_size, random_state=seed, stratify=y if stratify else None
     )
+    unseen = ~np.isin(y[te], y[tr])
+    tr, te = np.concatenate([tr, te[unseen]]), te[~unseen]
     return np.sort(tr), np.sort(te), bool(stratify)
 
 
