@@ -473,12 +473,22 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log-probabilities from a log-softmax of the logits: finite where
-        ``log(predict_proba(X))`` would underflow to -inf."""
+        ``log(predict_proba(X))`` would underflow to -inf.
+
+        A float32 model's probability rounds to exactly 1 where the
+        log-probability is above about -3e-8, a value float32 holds: there the
+        result is 0, ``log(predict_proba(X))``, so that the two agree
+        (scikit-learn's estimator checks compare them to 1e-9).
+        """
         if is_dask_collection(X):
             from softmax.backends._dask import predict_dask
 
             return predict_dask(self, "predict_log_proba", X)
-        return self._log_proba_encoded(self._validate_predict_input(X))
+        X = self._validate_predict_input(X)
+        log_p = self._log_proba_encoded(X)
+        if log_p.dtype == np.float32:
+            log_p[self.predict_proba(X) == 1.0] = 0.0
+        return log_p
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, ``classes_[argmax_k logits_k]``."""
