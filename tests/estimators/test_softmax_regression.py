@@ -283,6 +283,32 @@ def test_separation_with_more_features_than_rows_is_detected():
         SoftmaxRegression(penalty=None).fit(X, y)
 
 
+@pytest.mark.parametrize("offset", [1e15, 1.7e18])
+def test_columns_far_from_zero_are_centred_for_the_fit(rng, offset):
+    # A constant column (collinear with the intercept: its coefficient is 0) and a
+    # nanosecond timestamp, huge offset and small spread: evaluated as x w and
+    # undone by the intercept, the offset had cancelled catastrophically (the fit
+    # ended at the zero model).  The reference: the same data centred by hand.
+    X, y = _data("wine")
+    stamp = rng.uniform(0, 1e6, X.shape[0])
+    A = np.column_stack([X, np.full(X.shape[0], offset), offset + stamp])
+    ours = SoftmaxRegression().fit(A, y)
+    shift = np.r_[np.zeros(X.shape[1]), A[:, -2:].mean(axis=0)]
+    centred = A - shift  # (the stamps as A holds them: 1.7e18 rounds them to 256)
+    ref = SoftmaxRegression().fit(centred, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    assert np.all(ours.coef_[:, -2] == 0)
+    # The intercepts on the original columns, b - W @ shift (the coefficients'
+    # tolerance times the offset).
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_ - ref.coef_ @ shift, rtol=1e-5)
+    np.testing.assert_array_equal(ours.predict(A), ref.predict(centred))
+    # A warm start goes through the same change of intercepts: it starts at the optimum.
+    warm = SoftmaxRegression(warm_start=True).fit(A, y)
+    warm.fit(A, y)
+    assert warm.n_iter_[0] <= 1
+    np.testing.assert_allclose(warm.coef_, ours.coef_, rtol=1e-6, atol=1e-9)
+
+
 def test_not_converged_warns():
     X, y = _data("digits", scale=False)
     with pytest.warns(ConvergenceWarning, match="max_iter"):

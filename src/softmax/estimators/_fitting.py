@@ -30,9 +30,12 @@ from softmax.solvers import PROXIMAL, SOLVERS, SolverResult, get_solver
 
 __all__ = [
     "DIVERGENCE_BOUND",
+    "FAR_FROM_ZERO",
     "LinearPredictor",
     "SeparationWarning",
     "auto_solver",
+    "centre_far_columns",
+    "check_class_weight",
     "check_fit_params",
     "run_solver",
     "small_problem",
@@ -240,16 +243,41 @@ def check_class_weight(class_weight: Any) -> None:
             )
 
 
-def warm_start_point(estimator: Any, objective: Any) -> np.ndarray:
+#: A dense column whose mean is more than this many times its scale (about its
+#: standard deviation) is centred in a copy of ``X`` before the fit, when there is
+#: an intercept: evaluated as ``x_ij w_j`` and undone by the intercept, its
+#: offset cancels catastrophically (a constant column of 1e15 ended the fit at
+#: the zero model; a timestamp in nanoseconds, 1.7e18 give or take 1e6, too).
+FAR_FROM_ZERO = 1e4
+
+
+def centre_far_columns(X: Any, scaling: Any) -> tuple[Any, np.ndarray | None]:
+    """``(X with its far-from-zero columns centred, the shifts)`` for dense ``X``
+    with an intercept (see :data:`FAR_FROM_ZERO`); ``(X, None)`` when no column is
+    (the shifts: the columns' means there, 0 elsewhere).  A model on the centred
+    columns, ``(W, b)``, is ``(W, b - W @ shift)`` on the original ones."""
+    if sp.issparse(X) or not scaling.fit_intercept:
+        return X, None
+    far = np.abs(scaling.mean) > FAR_FROM_ZERO * scaling.scale
+    if not far.any():
+        return X, None
+    shift = np.where(far, scaling.mean, 0.0)
+    centred = np.array(X, order="C")  # a copy
+    centred[:, far] -= shift[far].astype(X.dtype)
+    return centred, shift
+
+
+def warm_start_point(estimator: Any, objective: Any, shift: Any = None) -> np.ndarray:
     """The solver's start: the previous fit's coefficients (standardised) when
-    ``warm_start`` is set and the shapes allow, else zeros."""
+    ``warm_start`` is set and the shapes allow, else zeros; ``shift``: the columns'
+    shifts of :func:`centre_far_columns`, if any."""
     w0 = np.zeros(objective.n_params)
     if estimator.warm_start and hasattr(estimator, "coef_"):
+        intercept = np.ravel(estimator.intercept_)
+        if shift is not None:
+            intercept = intercept + np.asarray(estimator.coef_, dtype=np.float64) @ shift
         prev = np.concatenate(
-            [
-                np.ravel(estimator.coef_),
-                np.ravel(estimator.intercept_) if estimator.fit_intercept else [],
-            ]
+            [np.ravel(estimator.coef_), intercept if estimator.fit_intercept else []]
         )
         if prev.shape == w0.shape:
             w0 = objective.from_original(prev.astype(np.float64))

@@ -18,6 +18,7 @@ from softmax.backends._iterator import Chunks
 from softmax.estimators._fitting import (
     LinearPredictor,
     SeparationWarning,
+    centre_far_columns,
     check_fit_params,
     run_solver,
     warm_start_point,
@@ -318,7 +319,16 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             getattr(penalty, "alpha", 0.0),
             initial_curvature(np.bincount(labels, weights=sw, minlength=n_classes)),
         )
-        objective = Objective(datafit, penalty, X, labels, sw, scaling)
+        X_fit, shift = centre_far_columns(X, scaling)
+        if shift is not None:
+            scaling = Standardization.from_data(
+                X_fit,
+                datafit.n_rows,
+                self.fit_intercept,
+                getattr(penalty, "alpha", 0.0),
+                initial_curvature(np.bincount(labels, weights=sw, minlength=n_classes)),
+            )
+        objective = Objective(datafit, penalty, X_fit, labels, sw, scaling)
         prox = (
             None
             if nonsmooth is None
@@ -327,7 +337,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
 
         result, solver_name, diverging = run_solver(
             objective,
-            warm_start_point(self, objective),
+            warm_start_point(self, objective, shift),
             n_samples=n_samples,
             kind=kind,
             solver=self.solver,
@@ -339,7 +349,7 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
             callback=callback,
             dtype=datafit.compute_dtype(X) if isinstance(datafit, Multinomial) else X.dtype,
         )
-        W, b = self._set_solution(objective, result, solver_name, kind, X.dtype)
+        W, b = self._set_solution(objective, result, solver_name, kind, X.dtype, shift)
         self._inference_info_ = self._fit_information(kind, X, labels, sw, W, b, result)
 
         warn_fit_outcome(
@@ -360,14 +370,23 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         return self
 
     def _set_solution(
-        self, objective: Any, result: Any, solver_name: str, kind: PenaltyChoice, dtype: Any
+        self,
+        objective: Any,
+        result: Any,
+        solver_name: str,
+        kind: PenaltyChoice,
+        dtype: Any,
+        shift: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Set the fitted attributes from the solver's result (in memory and chunked
-        fits alike); returns the original-scale ``(W, b)`` before the dtype cast."""
+        fits alike); returns the original-scale ``(W, b)`` before the dtype cast
+        (``shift``: the columns centred before the fit, :func:`centre_far_columns`)."""
         n_rows = objective.datafit.n_rows
         W, b = unpack(
             objective.to_original(result.x), n_rows, objective.n_features, self.fit_intercept
         )
+        if shift is not None and b is not None:
+            b = b - W @ shift
         if n_rows > 1:
             # Sum-to-zero: the multinomial likelihood is invariant to adding the
             # same vector to every class; this picks the unique representative
