@@ -605,13 +605,20 @@ def kl_divergence(p: Any, q: Any, axis: Axis = -1) -> Any:
     one = _scalar(xp, 1.0, p)
     both = (p > 0) & (q > 0)
     ps, qs = xp.where(both, p, one), xp.where(both, q, one)
-    # log(p / q) is the accurate form near p == q; log p - log q where p / q
-    # would overflow or underflow.
+    # Near p == q, log1p((p - q) / q): p - q is exact there (Sterbenz), where
+    # the rounded ratio p / q keeps only its rounding of log(p / q) ~ p / q - 1
+    # (scipy.special.rel_entr does the same); log(p / q) further out, and
+    # log p - log q where p / q would overflow or underflow.
     ratio = ps / qs
     normal = xp.isfinite(ratio) & (
         ratio >= _scalar(xp, float(xp.finfo(p.dtype).smallest_normal), p)
     )
-    log_ratio = xp.where(normal, xp.log(xp.where(normal, ratio, one)), xp.log(ps) - xp.log(qs))
+    near = (ratio > _scalar(xp, 0.5, p)) & (ratio < _scalar(xp, 2.0, p))
+    log_ratio = xp.where(
+        near,
+        xp.log1p((ps - qs) / qs),
+        xp.where(normal, xp.log(xp.where(normal, ratio, one)), xp.log(ps) - xp.log(qs)),
+    )
     other = xp.where((p == 0) & (q >= 0), _scalar(xp, 0.0, p), _scalar(xp, math.inf, p))
     terms = xp.where(both, p * log_ratio, other)
     terms = xp.where(xp.isnan(p) | xp.isnan(q), _scalar(xp, math.nan, p), terms)
