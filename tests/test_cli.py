@@ -434,6 +434,9 @@ def bad_files(work):
     text_in_numeric.loc[4, "x1"] = "oops"
     text_in_numeric.to_csv(d / "oops.csv", index=False)
     (d / "notamodel.st").write_bytes(b"PK\x03\x04 this is a zip, not a model")
+    rng = np.random.default_rng(0)
+    scaler = softmax.TemperatureScaling().fit(rng.normal(size=(60, 3)), rng.integers(0, 3, 60))
+    softmax.save(scaler, d / "scaler.st")
     return d
 
 
@@ -461,6 +464,15 @@ BAD_CASES = {
                            ["--missing 'x'"]),
     "unwritable output": (["fit", "{w}/train.csv", "--target", "label", "--missing", "impute",
                            "-o", "{d}/no/such/dir/m.st"], ["cannot write", "does not exist"]),
+    "output under a file": (["fit", "{w}/train.csv", "--target", "label", "--missing", "impute",
+                             "-o", "{w}/train.csv/m.st"], ["'{w}/train.csv' is a file"]),
+    "output in a read-only file system": (["fit", "{w}/train.csv", "--target", "label",
+                                           "--missing", "impute", "-o", "/proc/m.st"],
+                                          ["cannot write '/proc/m.st'", "not writable"]),
+    "bad seed": (["fit", "{w}/train.csv", "--target", "label", "--seed", "-1"],
+                 ["--seed must be a whole number", "got -1"]),
+    "export of another kind": (["export", "{d}/scaler.st", "--onnx", "{d}/s.onnx"],
+                               ["holds a TemperatureScaling", "SoftmaxRegression"]),
     "output is a folder": (["predict", "{w}/model.st", "{w}/test.csv", "-o", "{d}"],
                            ["is a directory"]),
     "bad output format": (["predict", "{w}/model.st", "{w}/test.csv", "-o", "{d}/p.xlsx"],
@@ -488,8 +500,20 @@ def test_bad_input_is_one_line(case, capsys, work, bad_files):
     args, fragments = BAD_CASES[case]
     args = [a.format(d=bad_files, w=work) for a in args]
     code, out, err = run(capsys, *args)
-    assert_one_line_error(code, err, *fragments)
+    assert_one_line_error(code, err, *[f.format(d=bad_files, w=work) for f in fragments])
     assert out == ""
+
+
+def test_predict_on_huge_values_warns_in_one_line(tmp_path, capsys, work):
+    huge = pd.read_csv(work / "test.csv").dropna().drop(columns=["row_id"])
+    huge["x1"] = 1e308  # finite, but its logits overflow
+    huge.to_csv(tmp_path / "huge.csv", index=False)
+    code, out, err = run(capsys, "predict", work / "model.st", tmp_path / "huge.csv")
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: overflow"), err
+    assert "far outside the training data's range" in lines[0]
+    assert len(out.strip().splitlines()) == huge.shape[0] + 1
 
 
 def test_missing_values_at_predict_need_an_imputing_model(tmp_path, capsys, work):

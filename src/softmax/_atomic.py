@@ -33,12 +33,24 @@ def check_writable(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
             f"{str(p)!r} already exists; pass --force to overwrite it or choose another path"
         )
     parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"cannot write {str(p)!r}: {str(parent)!r} is a file, not a folder")
     if not parent.is_dir():
         raise ValueError(
             f"cannot write {str(p)!r}: folder {str(parent)!r} does not exist; create it first"
         )
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write {str(p)!r}: folder {str(parent)!r} is not writable")
+    # os.access answers for the permission bits alone (root passes them all, and
+    # read-only or virtual file systems are not asked): create the kind of
+    # temporary file the atomic write will, and remove it.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(
+            f"cannot write {str(p)!r}: folder {str(parent)!r} is not writable ({reason})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
     return p
 
 

@@ -111,9 +111,22 @@ def _estimator(model: Any) -> Any:
     return model.named_steps["model"] if _is_pipeline(model) else model
 
 
-def _load(path: str, *, softmax_only: bool = False) -> tuple[Any, dict[str, Any]]:
-    """The model in ``path`` and its metadata; ``softmax_only``: refuse the kinds
-    that ``predict`` and ``evaluate`` do not handle (they are usable from Python)."""
+_SOFTMAX_KINDS = ("SoftmaxRegression", "SoftmaxRegressionCV")
+
+
+def _overflow_warning(messages: list[str]) -> None:
+    """One line for NumPy's floating-point warnings of a prediction (if any)."""
+    if messages:
+        print(
+            f"warning: {messages[0]} while predicting: some rows hold values far outside "
+            "the training data's range; their probabilities are limits (0 or 1) or NaN",
+            file=sys.stderr,
+        )
+
+
+def _load(path: str, *, kinds: tuple[str, ...] | None = None) -> tuple[Any, dict[str, Any]]:
+    """The model in ``path`` and its metadata; ``kinds``: the estimators the
+    command handles (the others are refused, as usable from Python)."""
     from softmax.io import load, read_metadata
 
     if not Path(path).exists():
@@ -121,11 +134,15 @@ def _load(path: str, *, softmax_only: bool = False) -> tuple[Any, dict[str, Any]
     meta = read_metadata(path)
     model = load(path)
     kind = type(_estimator(model)).__name__
-    if softmax_only and kind not in ("SoftmaxRegression", "SoftmaxRegressionCV"):
+    if kinds is not None and kind not in kinds:
         raise UserError(
-            f"{Path(path).name} holds a {kind}; this command handles softmax models "
-            "(SoftmaxRegression, as `softmax fit` writes them): use it from Python with "
-            "softmax.load"
+            f"{Path(path).name} holds a {kind}; this command handles "
+            + (
+                "softmax models (SoftmaxRegression, as `softmax fit` writes them)"
+                if kinds == _SOFTMAX_KINDS
+                else ", ".join(kinds)
+            )
+            + ": use it from Python with softmax.load"
         )
     return model, meta
 
@@ -217,6 +234,8 @@ def _fit(
         raise UserError(f"--unknown {unknown!r} is not one of error, ignore")
     if not 0 <= test_size < 1:
         raise UserError(f"--test-size must be in [0, 1), got {test_size:g}")
+    if not 0 <= seed < 2**32:
+        raise UserError(f"--seed must be a whole number in [0, 2**32), got {seed}")
     pen: str | None = None if penalty.lower() in ("none", "null") else penalty
     cw: str | None = None if class_weight in (None, "none") else class_weight
     if cw not in (None, "balanced"):
@@ -779,7 +798,7 @@ def _predict(
     if output:
         check_writable(output, overwrite=force)
     out_fmt = output_format(output) if output else "csv"
-    model, _meta = _load(model_path, softmax_only=True)
+    model, _meta = _load(model_path, kinds=_SOFTMAX_KINDS)
     clf = _estimator(model)
     classes = clf.classes_
     in_fmt = infer_format(data, fmt)
@@ -801,6 +820,14 @@ def _predict(
 
     trained_target = _record(_meta).get("target")
     ignored: list[str] = []
+    overflow: list[str] = []  # NumPy's floating-point warnings, one note at the end
+
+    def probabilities(predictor: Any, X: Any) -> np.ndarray:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            P = np.asarray(predictor.predict_proba(X))
+        overflow.extend(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning))
+        return P
 
     def frames(path: Path | None) -> int:
         writer = PredictionWriter(path, out_fmt)
@@ -828,13 +855,13 @@ def _predict(
                             )
                         ignored.extend(c for c in extra if c not in (id_col, trained_target))
                     check_missing_for_model(chunk, encoder, source)
-                    P = model.predict_proba(chunk)
+                    P = probabilities(model, chunk)
                     result = pd.DataFrame(index=range(chunk.shape[0]))
                     if id_col is not None:
                         result[id_col] = chunk[id_col].to_numpy()
                 else:
                     X, _ = chunk
-                    P = clf.predict_proba(X)
+                    P = probabilities(clf, X)
                     result = pd.DataFrame(index=range(X.shape[0]))
                 first = False
                 result["predicted"] = classes[np.argmax(P, axis=1)]
@@ -848,6 +875,7 @@ def _predict(
 
     if output is None:
         n = frames(None)
+        _overflow_warning(overflow)
         if ignored and not quiet:
             print(
                 f"note: ignored column(s) the model does not use: {', '.join(ignored)}",
@@ -856,6 +884,7 @@ def _predict(
     else:
         with atomic_path(output, overwrite=force) as tmp:
             n = frames(tmp)
+        _overflow_warning(overflow)
         if not quiet:
             if ignored:
                 print(
@@ -913,7 +942,7 @@ def _evaluate(
         raise UserError(f"--missing {missing!r} is not one of error, drop")
     if report:
         check_writable(report, overwrite=force)
-    model, meta = _load(model_path, softmax_only=True)
+    model, meta = _load(model_path, kinds=_SOFTMAX_KINDS)
     clf = _estimator(model)
     record = _record(meta)
     table = read_table(data, format=fmt)
@@ -1190,9 +1219,10 @@ def export(
     """Export the model (with its column encoding) as an ONNX graph."""
     from softmax._atomic import check_writable
     from softmax.io import export_onnx
+    from softmax.io._onnx import _EXPORTABLE
 
     check_writable(onnx, overwrite=force)
-    loaded, _ = _load(model)
+    loaded, _ = _load(model, kinds=tuple(_EXPORTABLE))
     export_onnx(loaded, onnx, overwrite=force)
     if not quiet:
         print(
