@@ -87,6 +87,7 @@ def edge_rows(dtype: type) -> np.ndarray:
         [-big, -big, -big, -big, -big, -big, -big, -big],
         [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
         [-inf, -inf, 5.0, -inf, -inf, -inf, -inf, -inf],
+        [0.0, 0.0, 0.0, inf, 0.0, 0.0, 0.0, 0.0],  # one +inf: log-probability +0.0 there
         # underflow thresholds: compared in ulps (exp itself may differ by one)
         [0.0, -1000.0, -800.0, -746.0, -745.0, -710.0, -104.0, -88.0],
     ]
@@ -108,6 +109,9 @@ def test_edge_cases_exact(rng, name, dtype, ncols, temperature):
     k = edges.shape[0]
     for part in (slice(0, k - 1), slice(-k, -1)):
         np.testing.assert_array_equal(got[part], want[part])
+        # the same zeros too (assert_array_equal takes -0.0 for +0.0)
+        zeros = want[part] == 0
+        np.testing.assert_array_equal(np.signbit(got[part][zeros]), np.signbit(want[part][zeros]))
     assert ulp_diff(got[k - 1 : -k], want[k - 1 : -k]).max() <= 8
     assert ulp_diff(got[-1], want[-1]).max() <= 8
 

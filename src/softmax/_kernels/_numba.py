@@ -452,7 +452,7 @@ def _special_row(x, out, m, log, zero, one):  # pragma: no cover - compiled
             if x[j] == m:
                 count += one
         if log:
-            ls = -math.log1p(count - one)
+            ls = zero - math.log1p(count - one)  # +0.0 for one maximum, as the reference
             for j in range(n):
                 out[j] = ls if x[j] == m else -m
         else:
@@ -778,7 +778,7 @@ def _special_picked(x, j, m, zero, one):  # pragma: no cover - compiled
     for i in range(x.shape[0]):
         if x[i] == m:
             count += one
-    ls = -math.log1p(count - one)
+    ls = zero - math.log1p(count - one)  # +0.0 for one maximum, as the reference
     return ls if x[j] == m else -m
 
 
