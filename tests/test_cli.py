@@ -234,6 +234,26 @@ def test_fit_keeps_a_class_too_rare_to_hold_out_for_training(tmp_path, capsys):
         assert meta["classes"] == ["ant", "bee", "cat", "dog"]
 
 
+def test_class_codes_keep_their_written_form(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    k = np.argmax(X @ rng.normal(size=(2, 3)), axis=1)
+    for name, codes, classes in [
+        ("codes", ["01", "02", "10"], ["01", "02", "10"]),  # were read as 1, 2, 10
+        ("mixed", ["1", "01", "1.0"], ["01", "1", "1.0"]),  # were one class, 1
+        ("numbers", ["3", "-1", "12"], [-1, 3, 12]),  # canonical numbers stay numbers
+    ]:
+        df = pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "label": np.array(codes)[k]})
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+        model = tmp_path / f"{name}.st"
+        data = tmp_path / f"{name}.csv"
+        code, _, err = run(capsys, "fit", data, "-t", "label", "-o", model, "-q")
+        assert code == 0, err
+        assert softmax.io.read_metadata(model)["classes"] == classes
+        code, _, err = run(capsys, "evaluate", model, data)
+        assert code == 0, err
+
+
 def test_live_progress_on_a_terminal():
     import io
 

@@ -9,6 +9,7 @@ prints it as one line.
 from __future__ import annotations
 
 import glob
+import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -185,9 +186,20 @@ def check_model_columns(df: Any, encoder: Any, source: str) -> list[str]:
 
 
 def labels_from_series(series: Any) -> np.ndarray:
-    """Target labels as numpy: whole numbers as int64, booleans as bool, the rest as str."""
+    """Target labels as numpy: whole numbers as int64, booleans as bool, the rest as str.
+
+    Text (a CSV target is read as text) whose every value is a number written
+    the canonical way (``3``, ``-1``, ``2.5``) is taken as numbers; codes such
+    as ``01`` keep the whole column as text (``01``, ``1`` and ``1.0`` are then
+    three classes, as written)."""
     from pandas.api import types
 
+    if types.is_object_dtype(series.dtype) or types.is_string_dtype(series.dtype):
+        texts = [str(v) for v in series.to_numpy(dtype=object)]
+        if texts and all(_canonical_number(t) for t in texts):
+            import pandas as pd
+
+            series = pd.Series([float(t) for t in texts], index=series.index)
     if types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=bool)
     if types.is_numeric_dtype(series.dtype):
@@ -196,6 +208,19 @@ def labels_from_series(series: Any) -> np.ndarray:
             return values.astype(np.int64)
         return values
     return np.array([str(v) for v in series.to_numpy(dtype=object)], dtype=object)
+
+
+def _canonical_number(text: str) -> bool:
+    """Whether ``text`` is a number as Python writes it (``7``, ``-2``, ``0.5``, ``1e+20``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    if not math.isfinite(value):
+        return False
+    if value.is_integer() and "." not in text and "e" not in text.lower():
+        return text == str(int(value))
+    return text == repr(value)
 
 
 def align_labels(y: Any, classes: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -268,15 +293,17 @@ def resolve_data(data: str, fmt: str | None = None) -> tuple[list[str], str]:
     return files, kinds.pop()
 
 
-def read_tables(files: Sequence[str], fmt: str) -> Any:
+def read_tables(files: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> Any:
     """One file read with :func:`softmax.io.read_table`; several concatenated in name order."""
     from softmax.io import read_table
 
     if len(files) == 1:
-        return read_table(files[0], format=fmt)
+        return read_table(files[0], format=fmt, text_columns=text_columns)
     import pandas as pd
 
-    return pd.concat([read_table(f, format=fmt) for f in files], ignore_index=True)
+    return pd.concat(
+        [read_table(f, format=fmt, text_columns=text_columns) for f in files], ignore_index=True
+    )
 
 
 def output_format(path: str) -> str:

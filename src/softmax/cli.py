@@ -288,7 +288,8 @@ def _fit(
             quiet=quiet,
             t0=t0,
         )
-    table = read_tables(files, data_fmt)
+    # The target as written (class codes such as 01 are not numbers).
+    table = read_tables(files, data_fmt, text_columns=[target] if target else [])
     if isinstance(table, tuple):  # svmlight: sparse X and labels, no columns to encode
         if features or drop:
             raise UserError("--features and --drop do not apply to svmlight files (no columns)")
@@ -945,7 +946,8 @@ def _evaluate(
     model, meta = _load(model_path, kinds=_SOFTMAX_KINDS)
     clf = _estimator(model)
     record = _record(meta)
-    table = read_table(data, format=fmt)
+    label_column = target or record.get("target")
+    table = read_table(data, format=fmt, text_columns=[label_column] if label_column else [])
     source = Path(data).name
     dropped = 0
     if isinstance(table, tuple):

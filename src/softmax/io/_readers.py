@@ -73,7 +73,9 @@ def _read_csv_error(path: Path, exc: Exception) -> ValueError:
     )
 
 
-def read_table(path: str | os.PathLike[str], *, format: str | None = None) -> Any:
+def read_table(
+    path: str | os.PathLike[str], *, format: str | None = None, text_columns: Any = ()
+) -> Any:
     """Read a whole data file.
 
     Parameters
@@ -83,6 +85,9 @@ def read_table(path: str | os.PathLike[str], *, format: str | None = None) -> An
         or svmlight / libsvm (``.svm``, ``.svmlight``, ``.libsvm``) file.
     format : {"csv", "parquet", "svmlight"}, optional
         Overrides the choice by file name ending.
+    text_columns : iterable of str, optional
+        CSV columns read as text, not as numbers: class codes such as ``01``
+        keep their form (names that are not columns are ignored).
 
     Returns
     -------
@@ -113,7 +118,8 @@ def read_table(path: str | os.PathLike[str], *, format: str | None = None) -> An
                 "complete Parquet file"
             ) from exc
     try:
-        df = pd.read_csv(p, sep=_csv_sep(p), low_memory=False)
+        text = {c: str for c in text_columns}
+        df = pd.read_csv(p, sep=_csv_sep(p), low_memory=False, dtype=text or None)
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{str(p)!r} is empty; a CSV file needs a header line and rows") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
