@@ -334,7 +334,7 @@ def _fit(
     if classes.size < 2:
         what = f"target column {target!r}" if target else "the labels"
         raise UserError(
-            f"{what} of {source} has only one class ({classes[0]!r}); a classifier "
+            f"{what} of {source} has only one class ({classes.tolist()[0]!r}); a classifier "
             "needs at least 2 classes"
         )
     tr, te, stratified = _split(y.shape[0], y, test_size, seed)

@@ -83,6 +83,24 @@ def test_balanced_class_weight_is_the_whole_data_s_in_every_fold(weighted):
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
 
 
+@pytest.mark.parametrize("scoring", [None, "neg_log_loss", "balanced_accuracy"])
+def test_score_uses_the_scoring_option(scoring):
+    X, y = _wine()
+    Cs = [0.1, 1.0, 10.0]
+    ours = SoftmaxRegressionCV(Cs=Cs, cv=FOLDS, scoring=scoring).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = LogisticRegressionCV(
+            Cs=Cs, cv=FOLDS, scoring=scoring, tol=1e-10, max_iter=10_000,
+            use_legacy_attributes=False,
+        ).fit(X, y)  # fmt: skip
+    sw = np.linspace(0.5, 1.5, y.shape[0])
+    np.testing.assert_allclose(ours.score(X, y), ref.score(X, y), rtol=1e-6)
+    np.testing.assert_allclose(
+        ours.score(X, y, sample_weight=sw), ref.score(X, y, sample_weight=sw), rtol=1e-6
+    )
+
+
 def test_refit_is_a_plain_fit_at_the_chosen_pair():
     X, y = _wine(90)
     with parallel_config(backend="threading"):  # processes take seconds to start

@@ -106,3 +106,13 @@ def test_bad_input(kwargs, match):
     X, y = _wine(40)
     with pytest.raises(ValueError, match=match):
         regularization_path(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_X_is_named_like_the_estimators(value):
+    X, y = _wine(40)
+    X[3, 1] = value
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|inf) in column 1"):
+        regularization_path(X, y, Cs=3)
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|inf) in column 1"):
+        C_min(X, y, penalty="l1")

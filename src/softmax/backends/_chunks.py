@@ -345,8 +345,8 @@ def check_stats(stats: ChunkStats, feature_names: Any = None) -> None:
         )
     if stats.classes.shape[0] < 2:
         raise ValueError(
-            f"y contains only one class ({stats.classes[0]!r}); a classifier needs samples of "
-            "at least 2 classes"
+            f"y contains only one class ({stats.classes.tolist()[0]!r}); a classifier "
+            "needs samples of at least 2 classes"
         )
 
 

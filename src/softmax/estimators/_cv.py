@@ -229,8 +229,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y contains only one class ({classes[0]!r}); a classifier needs samples of "
-                "at least 2 classes"
+                f"y contains only one class ({classes.tolist()[0]!r}); a classifier "
+                "needs samples of at least 2 classes"
             )
         sw = None if sample_weight is None else check_sample_weight(sample_weight, y.shape[0])
         folds = list(check_cv(self.cv, y, classifier=True).split(X_val, y))
@@ -298,6 +298,15 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.coef_ = np.ascontiguousarray(coef, dtype=X_val.dtype)
         self.intercept_ = np.asarray(intercept, dtype=X_val.dtype)
         return self
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The ``scoring`` option on ``(X, y)`` (accuracy when it is None), as
+        :class:`~sklearn.linear_model.LogisticRegressionCV` scores."""
+        if self.scoring is None:
+            return float(super().score(X, y, sample_weight=sample_weight))
+        scorer = check_scoring(SoftmaxRegression(), scoring=self.scoring)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return float(scorer(self, X, y, **kwargs))
 
     def _own_l1_ratio(self, r: float | None) -> float:
         """The mix a fold's model used: the given one, or the penalty's own."""

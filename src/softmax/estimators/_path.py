@@ -20,7 +20,11 @@ from sklearn.utils.validation import check_array
 from softmax.backends._chunks import check_balanced_weights
 from softmax.estimators._penalty_choice import choose_penalty
 from softmax.estimators._softmax_regression import SoftmaxRegression
-from softmax.estimators._validation import check_labels, check_sample_weight
+from softmax.estimators._validation import (
+    check_finite_features,
+    check_labels,
+    check_sample_weight,
+)
 
 __all__ = ["C_min", "RegularizationPath", "check_Cs", "regularization_path"]
 
@@ -147,7 +151,8 @@ def C_min(
     choice = choose_penalty(penalty, 1.0, l1_ratio)
     if choice.kind == "none" or choice.l1_ratio == 0.0:
         return None
-    X = check_array(X, accept_sparse=["csr", "csc"], dtype=np.float64)
+    X = check_array(X, accept_sparse=["csr", "csc"], dtype=np.float64, ensure_all_finite=False)
+    check_finite_features(X)
     classes, labels, sw = _weights_and_labels(y, sample_weight, class_weight, X.shape[0])
     n_classes = classes.shape[0]
     prior, _ = _null_model(labels, sw, n_classes, fit_intercept)
@@ -232,7 +237,10 @@ def regularization_path(
     choice = choose_penalty(penalty, 1.0, l1_ratio)
     if isinstance(eps, bool) or not isinstance(eps, float | int) or not 0 < eps < 1:
         raise ValueError(f"eps must be in (0, 1), got eps={eps!r}")
-    X_checked = check_array(X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
+    X_checked = check_array(
+        X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], ensure_all_finite=False
+    )
+    check_finite_features(X_checked)
     n_samples = X_checked.shape[0]
     classes, labels, sw = _weights_and_labels(y, sample_weight, class_weight, n_samples)
     c_min = C_min(

@@ -289,8 +289,8 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         classes, labels = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
-                f"y contains only one class ({classes[0]!r}); a classifier needs samples of "
-                "at least 2 classes"
+                f"y contains only one class ({classes.tolist()[0]!r}); a classifier "
+                "needs samples of at least 2 classes"
             )
         self.classes_ = classes
         if self.class_weight is not None:

@@ -85,7 +85,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"sample_weight must be finite and non-negative; sample_weight[{i}] = {sw[i]!r}"
+            f"sample_weight must be finite and non-negative; sample_weight[{i}] = {sw[i].item()!r}"
         )
     if not sw.any():
         raise ValueError("sample_weight is zero for every sample; at least one must be positive")
