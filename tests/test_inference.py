@@ -312,6 +312,29 @@ def test_collinear_features_are_named(rng):
         model.summary()
 
 
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_a_feature_far_from_zero_is_not_collinear_with_the_intercept(rng, offset):
+    # x1 = 1e6 + N(0, 1): nearly the intercept's column, and the information
+    # matrix looked singular (CollinearityError).  The same model on the column
+    # centred: the same slopes' covariance; the intercepts' is b = b_c - W @ shift.
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        400, 3, n_informative=3, n_redundant=0, n_classes=3, flip_y=0.3, random_state=0
+    )
+    shift = np.array([offset, 0.0, 0.0])
+    centred = SoftmaxRegression(penalty=None).fit(X, y).summary()
+    moved = SoftmaxRegression(penalty=None).fit(X + shift, y).summary()
+    A = np.kron(
+        np.eye(2), np.block([[np.ones((1, 1)), -shift[None, :]], [np.zeros((3, 1)), np.eye(3)]])
+    )
+    expected = A @ centred.cov_params() @ A.T
+    got = moved.cov_params()
+    scale = np.sqrt(np.outer(np.diag(expected), np.diag(expected)))
+    np.testing.assert_allclose(got / scale, expected / scale, atol=1e-6)
+    np.testing.assert_allclose(moved.bse[:, 1:], centred.bse[:, 1:], rtol=1e-6)
+
+
 def test_all_zero_feature_is_named(rng):
     X = np.column_stack([rng.normal(size=100), np.zeros(100)])
     y = rng.integers(0, 2, size=100)

@@ -132,6 +132,9 @@ class FitInformation:
     separated_rows: np.ndarray | None = None
     separation_per_class: bool = False
     unavailable: str | None = None
+    # The column offsets the information was computed around (None: none), see
+    # fit_information; the covariance is mapped back to the columns as given.
+    shift: np.ndarray | None = None
     # Covariance matrices by reference index, computed on first use.
     cache: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
@@ -264,7 +267,11 @@ def fit_information(
 
     # Hessian of the negative log-likelihood in the flat layout [W.ravel(), b],
     # permuted to class-major blocks [b_k, W_k] (intercept first, as printed).
-    H = datafit.hessian(X, proba, sw)
+    # Columns far from 0 against their spread are centred for it: 1e6 + N(0, 1)
+    # is nearly the intercept's column, and the information matrix then looked
+    # singular (the covariance is mapped back, see InferenceResult).
+    shift = _offsets(X) if fit_intercept else None
+    H = datafit.hessian(X if shift is None else X - shift, proba, sw)
     perm = np.empty((n_classes, n_terms), dtype=np.intp)
     offset = int(fit_intercept)
     perm[:, offset:] = np.arange(n_classes * n_features).reshape(n_classes, n_features)
@@ -301,7 +308,24 @@ def fit_information(
         separation=separation,
         separated_rows=separated,
         separation_per_class=per_class,
+        shift=shift,
     )
+
+
+#: A dense column whose mean is more than this many times its standard deviation
+#: is centred for the information matrix (see fit_information).
+_OFFSET_RATIO = 10.0
+
+
+def _offsets(X: Any) -> np.ndarray | None:
+    """The means of the dense columns far from 0 against their spread (0 for the
+    others), or None when there are none (or ``X`` is sparse)."""
+    if sp.issparse(X):
+        return None
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    far = np.abs(mean) > _OFFSET_RATIO * X.std(axis=0)
+    return np.where(far, mean, 0.0) if far.any() else None
 
 
 def _separation_direction(
@@ -444,9 +468,15 @@ class InferenceResult:
         if info.separation is not None:
             raise SeparationError(self._separation_message(info, r))
         if r not in info.cache:
-            info.cache[r] = _covariance(
-                reference_information(info.information, K, r), self._param_labels()
-            )
+            cov = _covariance(reference_information(info.information, K, r), self._param_labels())
+            if info.shift is not None:
+                # Centred columns x - shift: the intercepts there are b + W @ shift,
+                # so b = b_c - W @ shift, a linear map A of each equation's terms.
+                A = np.eye(len(self.term_names))
+                A[0, 1:] = -info.shift
+                A = np.kron(np.eye(K - 1), A)
+                cov = A @ cov @ A.T
+            info.cache[r] = cov
         self._cov = info.cache[r]
         self.llf, self.llnull, self.nobs = info.llf, info.llnull, info.nobs
         self.n_params, self.df_model = info.n_params, info.df_model
