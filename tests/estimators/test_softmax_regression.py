@@ -309,6 +309,18 @@ def test_columns_far_from_zero_are_centred_for_the_fit(rng, offset):
     np.testing.assert_allclose(warm.coef_, ours.coef_, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_values_whose_squares_overflow_are_refused_by_column(fmt):
+    # |x| ~ 1e160: the squares (the Hessian's entries) are inf, and the column was
+    # silently left at coefficient 0.
+    X, y = _data("wine")
+    X = X.copy()
+    X[:, 2] *= 1e160
+    X = sp.csr_matrix(X) if fmt == "csr" else X
+    with pytest.raises(ValueError, match="column 2 holds values too large"):
+        SoftmaxRegression().fit(X, y)
+
+
 def test_not_converged_warns():
     X, y = _data("digits", scale=False)
     with pytest.warns(ConvergenceWarning, match="max_iter"):

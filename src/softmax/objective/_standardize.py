@@ -96,16 +96,18 @@ class Standardization:
                 M = sp.csr_matrix((v, X.indices, X.indptr), shape=X.shape)
                 return np.asarray(M.sum(axis=0), dtype=np.float64).ravel() / n
 
-            mean, sq = column_mean(values), column_mean(values * values)
-            var = np.maximum(sq - mean**2, 0.0)
+            with np.errstate(over="ignore"):  # refused in from_moments, by column
+                mean, sq = column_mean(values), column_mean(values * values)
+                var = np.maximum(sq - mean**2, 0.0)
         else:
             mean = X.mean(axis=0, dtype=np.float64)
             # Two-pass variance by blocks of rows: X.var would hold a temporary
             # as large as X (the largest allocation of a whole fit).
             step = max(1, 2**20 // max(1, X.shape[1]))
             var = np.zeros(X.shape[1])
-            for start in range(0, X.shape[0], step):
-                var += np.square(X[start : start + step] - mean).sum(axis=0)
+            with np.errstate(over="ignore"):  # refused in from_moments, by column
+                for start in range(0, X.shape[0], step):
+                    var += np.square(X[start : start + step] - mean).sum(axis=0)
             var /= max(1, X.shape[0])
         return cls.from_moments(mean, var, n_rows, fit_intercept, l2_strength, curvature)
 
@@ -123,6 +125,14 @@ class Standardization:
         computed elsewhere (by passes over chunks, or by Dask)."""
         mean = np.asarray(mean, dtype=np.float64)
         var = np.asarray(var, dtype=np.float64)
+        overflow = np.flatnonzero(~np.isfinite(var))
+        if overflow.size:
+            # Values near sqrt(max float) and beyond: their squares, the
+            # Hessian's entries, are inf; the column would be silently ignored.
+            raise ValueError(
+                f"Input X column {int(overflow[0])} holds values too large for a fit in "
+                "float64 (their squares overflow: |x| beyond about 1e154); rescale it"
+            )
         if not fit_intercept:
             # No intercept to absorb a shift: scale around 0 instead of the mean.
             var = var + mean**2
