@@ -472,9 +472,9 @@ class InferenceResult:
             if info.shift is not None:
                 # Centred columns x - shift: the intercepts there are b + W @ shift,
                 # so b = b_c - W @ shift, a linear map A of each equation's terms.
-                A = np.eye(len(self.term_names))
-                A[0, 1:] = -info.shift
-                A = np.kron(np.eye(K - 1), A)
+                block = np.eye(len(self.term_names))
+                block[0, 1:] = -info.shift
+                A = np.kron(np.eye(K - 1), block)
                 cov = A @ cov @ A.T
             info.cache[r] = cov
         self._cov = info.cache[r]

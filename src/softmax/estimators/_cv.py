@@ -198,7 +198,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             choose_penalty(self.penalty, 1.0, r)
         return Cs, ratios
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegressionCV:
+    # No callback, checkpoint or chunked sources: a CV fit is many fits on folds.
+    def fit(  # type: ignore[override]
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> SoftmaxRegressionCV:
         """Cross-validate the grid, then refit (see the class docstring).
 
         Parameters

@@ -103,7 +103,7 @@ def check_C(C: Any) -> float:
 
 
 def check_tol_max_iter(tol: Any, max_iter: Any) -> tuple[float, int]:
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not float(tol) >= 0:
         raise ValueError(f"tol must be a number >= 0, got tol={tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
         raise ValueError(f"max_iter must be an integer >= 0, got max_iter={max_iter!r}")
