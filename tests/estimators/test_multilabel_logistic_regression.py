@@ -336,3 +336,22 @@ def test_a_failed_fit_leaves_no_fitted_attributes():
         clf.fit(X, Y)
     with pytest.raises(NotFittedError):
         clf.predict(X)
+
+
+@pytest.mark.parametrize("offset", [1e15, 1.7e18])
+def test_columns_far_from_zero_are_centred_for_the_fit(offset):
+    # A constant column (its coefficients are 0) and a timestamp-like one: the
+    # offsets had cancelled catastrophically (the fit did not converge, 2.6 off).
+    rng = np.random.default_rng(0)
+    n = 300
+    X = rng.normal(size=(n, 2))
+    Y = (X @ rng.normal(size=(2, 3)) + rng.normal(size=(n, 3)) > 0).astype(int)
+    stamp = rng.uniform(0, 1e6, n)
+    A = np.column_stack([X, np.full(n, offset), offset + stamp])
+    ours = MultiLabelLogisticRegression().fit(A, Y)
+    shift = np.r_[0.0, 0.0, A[:, 2:].mean(axis=0)]
+    ref = MultiLabelLogisticRegression().fit(A - shift, Y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    assert np.all(ours.coef_[:, 2] == 0)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_ - ref.coef_ @ shift, rtol=1e-5)
+    np.testing.assert_array_equal(ours.predict(A), ref.predict(A - shift))

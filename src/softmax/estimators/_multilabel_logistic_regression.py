@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from softmax.estimators._fitting import (
     LinearPredictor,
     auto_solver,
+    centre_far_columns,
     check_fit_params,
     run_solver,
     warm_start_point,
@@ -358,11 +359,19 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
         scaling = Standardization.from_data(
             X, n_labels, self.fit_intercept, getattr(penalty, "alpha", 0.0), float(curvature)
         )
+        # Columns far from zero against their spread: centred for the fit (see
+        # centre_far_columns), the intercepts mapped back below.
+        X_fit, shift = centre_far_columns(X, scaling)
+        if shift is not None:
+            scaling = Standardization.from_data(
+                X_fit, n_labels, self.fit_intercept, getattr(penalty, "alpha", 0.0),
+                float(curvature),
+            )  # fmt: skip
         targets = np.ascontiguousarray(Y, dtype=X.dtype)
-        objective = Objective(datafit, penalty, X, targets, sw, scaling)
+        objective = Objective(datafit, penalty, X_fit, targets, sw, scaling)
         result, solver_name, diverging = run_solver(
             objective,
-            warm_start_point(self, objective),
+            warm_start_point(self, objective, shift),
             n_samples=n_samples,
             kind=kind,
             solver=self._solver(n_samples, objective.n_params),
@@ -373,6 +382,8 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
             dtype=X.dtype,
         )
         W, b = unpack(objective.to_original(result.x), n_labels, n_features, self.fit_intercept)
+        if shift is not None and b is not None:
+            b = b - W @ shift
         self.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
         self.intercept_ = np.zeros(n_labels, dtype=X.dtype) if b is None else b.astype(X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
