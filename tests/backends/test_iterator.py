@@ -136,3 +136,12 @@ def test_subsample_hessian_is_the_in_memory_one_on_every_kth_row(rng):
     w = rng.normal(size=ref.n_params)
     H0, H1 = ref.hessian(w), sub.hessian(w)
     np.testing.assert_allclose(H1, H0, rtol=1e-12, atol=1e-12 * np.abs(H0).max())
+
+
+def test_a_chunked_refit_drops_the_in_memory_fit_s_inference(rng):
+    X, y = _data(rng)
+    model = SoftmaxRegression(penalty=None).fit(X, y)
+    model.summary()
+    model.fit(Chunks.from_arrays(X[::-1], y[::-1], chunk_rows=70))
+    with pytest.raises(ValueError, match="no inference for these coefficients"):
+        model.summary()

@@ -87,3 +87,23 @@ def test_partial_fit_errors(rng):
         SoftmaxRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(ValueError, match="total_weight"):
         SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2], total_weight=0)
+
+
+def test_online_steps_leave_no_stale_fit_record(tmp_path):
+    import softmax
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(300, 3))).argmax(1)
+    # A model fitted by partial_fit alone saves and loads (it had no converged_).
+    online = SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2])
+    softmax.save(online, tmp_path / "online.st")
+    back = softmax.load(tmp_path / "online.st")
+    np.testing.assert_array_equal(back.predict_proba(X), online.predict_proba(X))
+    assert online.solver_ == "partial_fit" and online.objective_history_ == []
+    # After a fit, an online step makes the fit's inference stale: refused, not reported.
+    model = SoftmaxRegression(penalty=None).fit(X, y)
+    model.summary()
+    model.partial_fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="no inference for these coefficients"):
+        model.summary()

@@ -162,6 +162,13 @@ def partial_fit(
     est.coef_ = np.ascontiguousarray(W, dtype=X.dtype)
     est.intercept_ = np.zeros(datafit.n_rows, dtype=X.dtype) if b is None else b.astype(X.dtype)
     est.n_iter_ = np.array([state.steps], dtype=np.int32)
+    # The record of a solver run describes these coefficients now: online steps,
+    # no stopping rule, no objective over the whole data; and the previous fit's
+    # inference does not describe them at all.
+    est.solver_ = "partial_fit"
+    est.converged_ = False
+    est.objective_history_ = []
+    est.__dict__.pop("_inference_info_", None)
     state.coef = est.coef_
     est._online_state = state
     return est

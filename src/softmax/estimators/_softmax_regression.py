@@ -382,6 +382,9 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         fits alike); returns the original-scale ``(W, b)`` before the dtype cast
         (``shift``: the columns centred before the fit, :func:`centre_far_columns`)."""
         n_rows = objective.datafit.n_rows
+        # The previous fit's inference belongs to its coefficients: only an
+        # in-memory fit computes it again (after this call).
+        self.__dict__.pop("_inference_info_", None)
         W, b = unpack(
             objective.to_original(result.x), n_rows, objective.n_features, self.fit_intercept
         )
@@ -571,7 +574,14 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
 
     def _info(self) -> Any:
         check_is_fitted(self)
-        info = self._inference_info_
+        info = getattr(self, "_inference_info_", None)
+        if info is None:
+            raise ValueError(
+                "no inference for these coefficients: an in-memory fit computes it from the "
+                "training data, and they come from a chunked, Dask or checkpointed fit, from "
+                "partial_fit or from a model file; refit in memory (fit(X, y)) for summary(), "
+                "standard errors and p-values"
+            )
         info.check_available()
         return info
 
