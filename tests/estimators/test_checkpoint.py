@@ -72,6 +72,18 @@ def test_foreign_checkpoint_is_refused(rng, tmp_path):
     X2[0, 0] += 1e-9
     with pytest.raises(ValueError, match="other data"):
         SoftmaxRegression().fit(X2, y, checkpoint=path)
+    # The same X, the same class counts and weights, labels moved between rows:
+    # the same statistics, other data (the contents' digest tells them apart).
+    y2 = y.copy()
+    i, j = np.flatnonzero(y2 != y2[0])[0], 0
+    y2[i], y2[j] = y2[j], y2[i]
+    with pytest.raises(ValueError, match="other data"):
+        SoftmaxRegression().fit(X, y2, checkpoint=path)
+    w = np.ones(X.shape[0])
+    w[[0, 1]] = [2.0, 0.0]  # the same total weight per class only if rows 0, 1 share a class
+    if y[0] == y[1]:
+        with pytest.raises(ValueError, match="other data"):
+            SoftmaxRegression().fit(X, y, sample_weight=w, checkpoint=path)
     # max_iter is not part of the fingerprint: the fit continues.
     clf = SoftmaxRegression().fit(X, y, checkpoint=path)
     assert clf.converged_

@@ -24,6 +24,7 @@ Executors offer::
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,6 +171,10 @@ class ChunkStats:
     weights: np.ndarray  # sample weight per class
     bad_feature: tuple[int, int, float] | None  # (row offset unknown: chunk, column, value)
     bad_weight: float | None
+    # SHA-256 of the chunks' contents (X, labels, weights), combined in chunk
+    # order: a resumable fit's checkpoint belongs to these very data, not to
+    # other data with the same statistics (the same X with labels moved about).
+    digest: bytes = b""
 
     @property
     def var(self) -> np.ndarray:
@@ -225,6 +230,12 @@ def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
     bad_w = ~np.isfinite(sw_arr) | (sw_arr < 0)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     bad = _first_nonfinite(X)
+    h = hashlib.sha256()
+    for part in (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,):
+        h.update(np.ascontiguousarray(part).view(np.uint8))
+    h.update(repr(classes.tolist()).encode())
+    h.update(np.ascontiguousarray(inverse.ravel(), dtype=np.int64).view(np.uint8))
+    h.update(np.ascontiguousarray(sw_arr).view(np.uint8))
     return ChunkStats(
         n=n,
         n_features=d,
@@ -236,6 +247,7 @@ def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
         weights=np.bincount(inverse.ravel(), weights=sw_arr, minlength=classes.shape[0]),
         bad_feature=None if bad is None else (chunk_index, *bad),
         bad_weight=float(sw_arr[bad_w][0]) if bad_w.any() else None,
+        digest=h.digest(),
     )
 
 
@@ -274,6 +286,7 @@ def combine_stats(*parts: ChunkStats) -> ChunkStats:
             weights=weights,
             bad_feature=a.bad_feature if a.bad_feature is not None else b.bad_feature,
             bad_weight=a.bad_weight if a.bad_weight is not None else b.bad_weight,
+            digest=hashlib.sha256(a.digest + b.digest).digest(),
         )
     return out
 

@@ -6,7 +6,8 @@ A checkpoint is a NumPy ``.npz`` archive (no pickle: it is read with
 the parameters that define the objective (``penalty``, ``C``, ``l1_ratio``,
 ``fit_intercept``, ``class_weight``) and of the data's one-pass statistics
 (rows, columns, dtype, classes, per-class counts and weights, column means and
-squared deviations, to the bit).  A checkpoint whose fingerprint differs — other
+squared deviations, to the bit) and of its contents (a SHA-256 of every chunk's
+values, labels and weights, in chunk order).  A checkpoint whose fingerprint differs — other
 data, other chunking, other parameters — is refused.  ``tol`` and ``max_iter``
 are not part of it: a fit may be resumed with more iterations.
 
@@ -45,6 +46,7 @@ def fingerprint(est: Any, stats: Any) -> str:
     h.update(repr(stats.classes.tolist()).encode())
     for a in (stats.counts, stats.weights, stats.mean, stats.m2):
         h.update(np.ascontiguousarray(a).tobytes())
+    h.update(stats.digest)
     return h.hexdigest()
 
 
