@@ -20,6 +20,7 @@ the file, so hostile sizes are refused before any allocation.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import math
@@ -312,7 +313,25 @@ def load(path: Any) -> Any:
             raise _fail(shown, "the file changed size while it was read")
         decoded = _decode_document(doc, specs, shown)
         tensors = _parse_tensors(blob, specs, shown)
-        return decoded.build(tensors)
+        model = decoded.build(tensors)  # its checks name what is wrong, where they can
+        expected = doc.get("tensors_sha256")  # absent from files of versions before it
+        if expected is not None and expected != _tensors_digest(tensors):
+            raise _fail(
+                shown, "its tensors do not match their SHA-256 checksum (the file is corrupted)"
+            )
+        return model
+
+
+def _tensors_digest(tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex) of the tensors, by name, with their dtypes, shapes and
+    little-endian bytes: a flipped bit in the data section changes it."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode())
+        h.update(a.view(np.uint8).tobytes() if a.size else b"")
+    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -393,7 +412,7 @@ _DOC_KEYS = {
 }
 #: Keys present only for some kinds (absent from every SoftmaxRegression file,
 #: so that those stay exactly as the first v1 files were).
-_OPTIONAL_DOC_KEYS = {"fitted"}
+_OPTIONAL_DOC_KEYS = {"fitted", "tensors_sha256"}
 
 
 def _decode_document(doc: dict[str, Any], specs: dict[str, _TensorSpec], path: str) -> _Decoded:
@@ -911,6 +930,7 @@ def save(
         "encoder": None if encoder is None else encoder.to_dict(),
         "pipeline": None if steps is None else {"steps": steps},
         "metadata": metadata,
+        "tensors_sha256": _tensors_digest(tensors),
     }
     try:
         text = json.dumps(doc, ensure_ascii=False)
