@@ -96,6 +96,26 @@ def test_parquet_feature_columns_and_errors(rng, tmp_path):
         Chunks.from_parquet(tmp_path / "empty", "label")
 
 
+def test_parquet_files_are_matched_by_column_name(rng, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = _data(rng, n=120)
+    cols = {"a": X[:, 0], "b": X[:, 1] * 10, "c": X[:, 2] * 100, "label": y}
+    first = pa.table({k: v[:60] for k, v in cols.items()})
+    # The same columns in another order: matched by name, not by position.
+    second = pa.table({k: cols[k][60:] for k in ("c", "label", "a", "b")})
+    pq.write_table(first, tmp_path / "part-0.parquet")
+    pq.write_table(second, tmp_path / "part-1.parquet")
+    ref = SoftmaxRegression().fit(np.column_stack([cols["a"], cols["b"], cols["c"]]), y)
+    clf = SoftmaxRegression().fit(Chunks.from_parquet(tmp_path, "label"))
+    np.testing.assert_allclose(clf.coef_, ref.coef_, atol=1e-8)
+    # Other columns in a later file: refused, naming it.
+    pq.write_table(pa.table({"a": cols["a"][:10], "z": cols["b"][:10], "label": y[:10]}),
+                   tmp_path / "part-2.parquet")  # fmt: skip
+    with pytest.raises(ValueError, match="part-2.parquet' has the columns"):
+        SoftmaxRegression().fit(Chunks.from_parquet(tmp_path, "label"))
+
+
 def test_chunk_source_errors(rng):
     X, y = _data(rng, n=50)
     with pytest.raises(TypeError, match="callable"):
@@ -116,6 +136,11 @@ def test_chunk_source_errors(rng):
     Xbad[40, 2] = np.inf
     with pytest.raises(ValueError, match="inf in column 2"):
         SoftmaxRegression().fit(Chunks.from_arrays(Xbad, y, chunk_rows=20))
+    # One iterator for every pass: the first consumes it (the fit had ended at
+    # the zero model, "converged", from passes over no rows).
+    once = iter([(X[:25], y[:25]), (X[25:], y[25:])])
+    with pytest.raises(ValueError, match="yielded 0 rows on this pass and 50 on the first"):
+        SoftmaxRegression().fit(Chunks(lambda: once))
 
 
 def test_subsample_hessian_is_the_in_memory_one_on_every_kth_row(rng):

@@ -105,7 +105,10 @@ class Chunks:
         target : str
             The label column.
         features : list of str, optional
-            Feature columns (default: every other column but ``sample_weight``).
+            Feature columns (default: every other column but ``sample_weight``,
+            in the first file's order).  Columns are matched by name in every
+            file, whatever its own order; a file whose columns differ from the
+            first file's is refused (ValueError naming it).
         sample_weight : str, optional
             A column of sample weights.
         """
@@ -123,16 +126,30 @@ class Chunks:
         def factory() -> Iterator[tuple[Any, ...]]:
             import pyarrow.parquet as pq
 
+            first: list[str] | None = None
             for f in files:
                 pf = pq.ParquetFile(f)
                 names = pf.schema_arrow.names
                 if target not in names:
                     raise ValueError(f"target={target!r} is not a column of {str(f)!r}: {names}")
-                cols = (
-                    list(features)
-                    if features is not None
-                    else [c for c in names if c not in (target, sample_weight)]
-                )
+                own = [c for c in names if c not in (target, sample_weight)]
+                if features is not None:
+                    cols = list(features)
+                    lacking = [c for c in cols if c not in names]
+                    if lacking:
+                        raise ValueError(f"{str(f)!r} has no column(s) {lacking}: {names}")
+                elif first is None:
+                    cols = first = own
+                else:
+                    # By name, in the first file's order: a file that lists the
+                    # same columns in another order must not mix up the features.
+                    if set(own) != set(first):
+                        raise ValueError(
+                            f"{str(f)!r} has the columns {own}, the first file "
+                            f"{str(files[0])!r} has {first}: every file needs the same "
+                            "feature columns (or pass features=[...])"
+                        )
+                    cols = first
                 wanted = [*cols, target] + ([sample_weight] if sample_weight else [])
                 for g in range(pf.num_row_groups):
                     table = pf.read_row_group(g, columns=wanted)
@@ -172,6 +189,7 @@ class IteratorExecutor:
         if out is None:
             raise ValueError("the chunk source yielded no chunks")
         self.dtype = out.dtype
+        self._n_rows = out.n
         return out
 
     def encode(self, classes: np.ndarray, class_weight: np.ndarray, binary: bool) -> None:
@@ -182,9 +200,19 @@ class IteratorExecutor:
             yield from self.source
             return
         assert self._encoding is not None
+        rows = 0
         for X, y, sw in self.source:
             labels, s = encode_chunk(y, sw, *self._encoding)
+            rows += labels.shape[0]
             yield as_float_chunk(X).astype(self.dtype, copy=False), labels, s
+        if rows != self._n_rows:
+            # A one-use iterator (the first pass consumed it) or a source that
+            # changed: the sums of this pass are not the data's.
+            raise ValueError(
+                f"the chunk source yielded {rows} rows on this pass and {self._n_rows} on the "
+                "first: Chunks needs a factory that returns the same rows on every call (a "
+                "new generator each time, not one iterator)"
+            )
 
     def value_and_grad(self, datafit: Any, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
         value, grad = 0.0, np.zeros(w.shape[0])
