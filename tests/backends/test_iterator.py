@@ -112,7 +112,7 @@ def test_parquet_files_are_matched_by_column_name(rng, tmp_path):
     # Other columns in a later file: refused, naming it.
     pq.write_table(pa.table({"a": cols["a"][:10], "z": cols["b"][:10], "label": y[:10]}),
                    tmp_path / "part-2.parquet")  # fmt: skip
-    with pytest.raises(ValueError, match="part-2.parquet' has the columns"):
+    with pytest.raises(ValueError, match=r"part-2\.parquet' has the columns"):
         SoftmaxRegression().fit(Chunks.from_parquet(tmp_path, "label"))
 
 
