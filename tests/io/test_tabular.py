@@ -141,6 +141,22 @@ def test_unknown_category_error_and_ignore():
     np.testing.assert_array_equal(out, [[1.0, 0.0], [0.0, 0.0]])
 
 
+def test_whole_number_categories_match_in_either_form():
+    # Categories learnt from integers; a batch with a missing value reads as
+    # floats (1.0): they had all become unseen, encoded as zeros.
+    train = pd.DataFrame({"store": pd.Categorical([1, 2, 3, 1]), "x": [0.0, 1.0, 2.0, 3.0]})
+    enc = TabularEncoder(impute=True, unknown="ignore").fit(train)
+    as_ints = enc.transform(pd.DataFrame({"store": [1, 3], "x": [0.0, 0.0]}))
+    as_floats = enc.transform(pd.DataFrame({"store": [1.0, 3.0, None], "x": [0.0] * 3}))
+    np.testing.assert_array_equal(as_floats[:2], as_ints)
+    # and categories learnt from floats meet integers
+    enc = TabularEncoder().fit(pd.DataFrame({"c": pd.Categorical([1.0, 2.5])}))
+    np.testing.assert_array_equal(enc.transform(pd.DataFrame({"c": [1]})), [[1.0, 0.0]])
+    # Other values stay unseen: 1.5 is not 1, True is not 1.
+    with pytest.raises(ValueError, match="not seen at fit time"):
+        TabularEncoder().fit(train).transform(pd.DataFrame({"store": [1.5], "x": [0.0]}))
+
+
 def test_missing_values_without_impute_name_columns_and_counts():
     df = pd.DataFrame({"a": [1.0, np.nan, np.nan], "b": ["x", None, "y"], "c": [1, 2, 3]})
     with pytest.raises(ValueError, match=r"'a': 2, 'b': 1.*impute=True"):

@@ -98,6 +98,18 @@ def _string_values(series: Any) -> tuple[np.ndarray, np.ndarray]:
     return strings, missing
 
 
+def _other_number_text(value: Any) -> str | None:
+    """The other text of a whole number, ``"1"`` for ``1.0`` and ``"1.0"`` for ``1``
+    (None for anything else)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
+        return None
+    number = float(value)
+    if not (math.isfinite(number) and number.is_integer()):
+        return None
+    text = str(value)
+    return str(int(number)) if ("." in text or "e" in text.lower()) else str(number)
+
+
 def _most_frequent(strings: np.ndarray) -> str:
     """The most frequent string; ties go to the smallest (as SimpleImputer does)."""
     values, counts = np.unique(strings.astype(str), return_counts=True)
@@ -110,7 +122,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     Numeric columns (integer, float, boolean dtypes) become one float64 feature
     each.  Every other column (object, string, category dtypes) is categorical:
     one 0/1 feature per category seen at fit time, the categories being the
-    sorted ``str()`` of its values.  Output columns follow the input columns'
+    sorted ``str()`` of its values (a whole number finds its category in either
+    form, ``1`` or ``1.0``: pandas turns integers into floats in a batch with a
+    missing value).  Output columns follow the input columns'
     order; :meth:`get_feature_names_out` names them ``col`` and ``col=category``.
 
     Parameters
@@ -252,7 +266,18 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 missing_counts[col.name] = int(missing.sum())
             else:
                 strings = np.where(missing, col.fill, strings)
-        codes = pd.Index(col.categories, dtype=object).get_indexer(strings)
+        index = pd.Index(col.categories, dtype=object)
+        codes = index.get_indexer(strings)
+        retry = np.flatnonzero((codes < 0) & ~missing)
+        if retry.size:
+            # Whole numbers in the other form: categories learnt from integers
+            # ("1") meet floats ("1.0") once pandas has promoted a column that
+            # holds a missing value, and the other way round.
+            raw = series.astype(object).to_numpy()
+            other = [_other_number_text(raw[i]) for i in retry]
+            found = index.get_indexer([t if t is not None else "" for t in other])
+            hit = (found >= 0) & np.array([t is not None for t in other])
+            codes[retry[hit]] = found[hit]
         unseen = (codes < 0) & ~(missing & (col.fill is None))
         if unseen.any() and self.unknown == "error":
             values = sorted(set(strings[unseen].tolist()))
