@@ -205,6 +205,14 @@ def test_bad_threshold_raises_naming_it(bad):
         clf.predict(X, threshold=bad)
 
 
+@pytest.mark.parametrize("bad", [2.0, [0.5, 0.5], "high"])
+def test_bad_threshold_parameter_fails_the_fit(bad):
+    # Not at the first predict (a saved model with it was refused by load).
+    X, Y = _data()
+    with pytest.raises(ValueError, match="threshold"):
+        MultiLabelLogisticRegression(threshold=bad).fit(X, Y)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_float32_data_gives_float32_coefficients(sparse):
     X, Y = _data(sparse=sparse)

@@ -322,6 +322,21 @@ def test_bad_parameters(params, match):
         TemperatureScaling(**params).fit(np.array([[0.0, 1.0], [1.0, 0.0]]), [0, 1])
 
 
+def test_classes_with_an_estimator_and_logits_of_another_width_are_refused():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.integers(0, 3, 200)
+    model = LogisticRegression().fit(X[:100], y[:100])
+    # classes belong to logits from elsewhere: with an estimator they were ignored
+    # at fit, saved, and the file refused at load.
+    with pytest.raises(ValueError, match="classes is only for estimator=None"):
+        TemperatureScaling(model, classes=[0, 1, 2]).fit(X[100:], y[100:])
+    z = rng.normal(size=(100, 3))
+    scaler = TemperatureScaling().fit(z, (z + rng.normal(size=z.shape)).argmax(axis=1))
+    for wrong in (np.c_[z, z], z[:, 0]):  # 6 columns; 1-D log-odds of a binary model
+        with pytest.raises(ValueError, match="fitted with 3 classes"):
+            scaler.decision_function(wrong)
+
+
 def test_bad_sample_weight():
     z = np.array([[0.0, 1.0], [1.0, 0.0]])
     with pytest.raises(ValueError, match="sample_weight"):

@@ -347,6 +347,7 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
         # Checked before any attribute is set: a failed fit leaves no half-fitted model.
         self._check_not_constant(Y, sw, classes)
         pw = self._pos_weight(Y, sw, classes)
+        self._thresholds(self.threshold, Y.shape[1])  # a bad threshold fails the fit, not predict
         self.classes_ = classes
         self.pos_weight_ = pw
         n_labels = Y.shape[1]
@@ -416,9 +417,10 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
     # ------------------------------------------------------------------ #
     # predict
     # ------------------------------------------------------------------ #
-    def _thresholds(self, threshold: Any) -> np.ndarray:
-        """``threshold`` as logits, shape (n_labels,) (ValueError naming it)."""
-        n_labels = self.coef_.shape[0]
+    def _thresholds(self, threshold: Any, n_labels: int | None = None) -> np.ndarray:
+        """``threshold`` as logits, shape (n_labels,) (ValueError naming it);
+        ``n_labels`` defaults to the fitted model's."""
+        n_labels = self.coef_.shape[0] if n_labels is None else n_labels
         t = threshold
         arr = None
         if not isinstance(t, bool | str):
@@ -435,7 +437,7 @@ class MultiLabelLogisticRegression(LinearPredictor, ClassifierMixin, BaseEstimat
         bad = ~((arr >= 0) & (arr <= 1))
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"threshold must be in [0, 1]; threshold[{j}] = {arr[j]!r}")
+            raise ValueError(f"threshold must be in [0, 1]; threshold[{j}] = {arr[j].item()!r}")
         # p > t  <=>  z > logit(t): compared on the logits, without rounding in sigmoid.
         return logit(arr)
 

@@ -201,15 +201,20 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
             "predict_log_proba, predict_proba; it cannot be calibrated"
         )
 
-    def _logits_2d(self, X: Any) -> np.ndarray:
-        name = "logits" if self.estimator is None else "the estimator's logits"
-        z = _as_2d_logits(self._raw_logits(X), name)
+    def _logits_name(self) -> str:
+        return "logits" if self.estimator is None else "the estimator's logits"
+
+    def _check_width(self, z: np.ndarray) -> np.ndarray:
+        """``z`` (2-D) if it has one column per class, else ValueError."""
         if z.shape[1] != len(self.classes_):
             raise ValueError(
-                f"{name} have {z.shape[1]} columns but the model was fitted with "
-                f"{len(self.classes_)} classes"
+                f"{self._logits_name()} have {z.shape[1]} columns but the model was fitted "
+                f"with {len(self.classes_)} classes"
             )
         return z
+
+    def _logits_2d(self, X: Any) -> np.ndarray:
+        return self._check_width(_as_2d_logits(self._raw_logits(X), self._logits_name()))
 
     def _check_params(self) -> tuple[float, float, int]:
         b = self.temperature_bounds
@@ -289,6 +294,12 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
             Every row of logits is constant: the temperature has no effect; T = 1.
         """
         t_lo, t_hi, max_iter = self._check_params()
+        if self.estimator is not None and self.classes is not None:
+            raise ValueError(
+                "classes is only for estimator=None (logits from elsewhere); with an "
+                "estimator the classes are its classes_, got classes="
+                f"{np.asarray(self.classes).tolist()!r}"
+            )
         y_arr = np.asarray(y.detach().cpu() if hasattr(y, "detach") else y)
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
             y_arr = y_arr.ravel()
@@ -419,7 +430,7 @@ class TemperatureScaling(ClassifierMixin, BaseEstimator):
         """Scaled logits ``z / temperature_``, in the source's shape (1-D for binary log-odds)."""
         check_is_fitted(self)
         z = self._raw_logits(X)
-        _as_2d_logits(z, "logits" if self.estimator is None else "the estimator's logits")
+        self._check_width(_as_2d_logits(z, self._logits_name()))
         return z / self.temperature_
 
     def predict_proba(self, X: Any) -> np.ndarray:
