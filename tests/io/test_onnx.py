@@ -120,6 +120,14 @@ def test_overwrite_and_bad_models(tmp_path, rng):
     pipe = Pipeline([("e", TabularEncoder()), ("m", SoftmaxRegression())]).fit(df, [0, 1, 0, 1])
     with pytest.raises(ValueError, match="empty string as a category"):
         export_onnx(pipe, tmp_path / "e.onnx")
+    # A column named like an output or an inner value (onnx's checker had failed
+    # with "not in SSA form").
+    for name in ("label", "probabilities", "softmax/x"):
+        df = pd.DataFrame({name: rng.normal(size=20), "other": rng.normal(size=20)})
+        pipe = Pipeline([("e", TabularEncoder()), ("m", SoftmaxRegression())])
+        pipe.fit(df, np.arange(20) % 2)
+        with pytest.raises(ValueError, match=f"column '{name}' cannot name an input"):
+            export_onnx(pipe, tmp_path / "n.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
 
 

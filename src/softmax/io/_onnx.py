@@ -81,7 +81,8 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
         For an unsupported model type (TemperatureScaling among them).
     ValueError
         If a categorical column has the empty string as a category (it is
-        the graph's marker for a missing value).
+        the graph's marker for a missing value), or a column is named like an
+        output (``label``, ``labels``, ``probabilities``) or ``softmax/...``.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -123,6 +124,16 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
         names = getattr(est, "feature_names_in_", None)
         feature_names = None if names is None else [str(n) for n in names]
     else:
+        # The inputs are named after the columns: a column may not take the name
+        # of an output or of the graph's own values (ONNX names each value once).
+        outputs = ("labels", "probabilities") if multilabel else ("label", "probabilities")
+        for col in encoder.columns_:
+            if col.name in outputs or col.name.startswith("softmax/"):
+                raise ValueError(
+                    f"column {col.name!r} cannot name an input of the ONNX graph: the outputs "
+                    f"are {list(outputs)} and the graph's own values are named 'softmax/...'; "
+                    "rename the column and refit"
+                )
         blocks = []
         for i, col in enumerate(encoder.columns_):
             tag = f"softmax/c{i}"
