@@ -433,7 +433,11 @@ class SoftmaxRegression(LinearPredictor, ClassifierMixin, BaseEstimator):
         Only for ``penalty="l2"`` (without an L1 part) or None.  Repeated passes
         over a data set converge towards the optimum of ``fit`` on it when
         ``total_weight`` is its total sample weight (its number of rows for unit
-        weights); ``docs/dask.md`` states the step schedule.
+        weights); ``docs/dask.md`` states the step schedule.  After ``fit``, the
+        online method starts from the fitted coefficients with a fresh AdaGrad
+        state, whose first steps move every coefficient by up to 0.5: it trains
+        online (from scratch or from a fit, over many batches); it does not nudge
+        a converged fit by a small amount.
 
         Parameters
         ----------
