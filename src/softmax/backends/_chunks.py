@@ -232,10 +232,10 @@ def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
     bad = _first_nonfinite(X)
     h = hashlib.sha256()
     for part in (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,):
-        h.update(np.ascontiguousarray(part).view(np.uint8))
+        h.update(np.ascontiguousarray(part).data)
     h.update(repr(classes.tolist()).encode())
-    h.update(np.ascontiguousarray(inverse.ravel(), dtype=np.int64).view(np.uint8))
-    h.update(np.ascontiguousarray(sw_arr).view(np.uint8))
+    h.update(np.ascontiguousarray(inverse.ravel(), dtype=np.int64).data)
+    h.update(np.ascontiguousarray(sw_arr).data)
     return ChunkStats(
         n=n,
         n_features=d,

@@ -126,12 +126,12 @@ def export_onnx(model: Any, path: Any, *, overwrite: bool = False) -> None:
     else:
         # The inputs are named after the columns: a column may not take the name
         # of an output or of the graph's own values (ONNX names each value once).
-        outputs = ("labels", "probabilities") if multilabel else ("label", "probabilities")
+        reserved = ("labels", "probabilities") if multilabel else ("label", "probabilities")
         for col in encoder.columns_:
-            if col.name in outputs or col.name.startswith("softmax/"):
+            if col.name in reserved or col.name.startswith("softmax/"):
                 raise ValueError(
                     f"column {col.name!r} cannot name an input of the ONNX graph: the outputs "
-                    f"are {list(outputs)} and the graph's own values are named 'softmax/...'; "
+                    f"are {list(reserved)} and the graph's own values are named 'softmax/...'; "
                     "rename the column and refit"
                 )
         blocks = []
