@@ -381,3 +381,13 @@ def test_kernels_use_as_many_threads_as_the_worker_has(cluster_client):
     pytest.importorskip("numba")
     # The fixture's workers have one thread each; numba's pool has as many as cores.
     assert cluster_client.submit(_kernel_threads_in_task, pure=False).result() == 1
+
+
+def test_columns_far_from_zero_are_centred_on_the_workers(rng):
+    X, y = _data(rng)
+    X[:, 1] += 1e8  # mean/std ~ 1e8: the Dask fit had stopped at max_iter
+    ref = SoftmaxRegression().fit(X, y)
+    clf = SoftmaxRegression().fit(*_chunked(X, y, 3, False))
+    assert clf.converged_
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6)

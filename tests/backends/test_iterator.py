@@ -170,3 +170,15 @@ def test_a_chunked_refit_drops_the_in_memory_fit_s_inference(rng):
     model.fit(Chunks.from_arrays(X[::-1], y[::-1], chunk_rows=70))
     with pytest.raises(ValueError, match="no inference for these coefficients"):
         model.summary()
+
+
+@pytest.mark.parametrize("offset", [1e7, 1e15])
+def test_columns_far_from_zero_are_centred_chunk_by_chunk(rng, offset):
+    # As in memory: a timestamp-like column had left the chunked fit at max_iter.
+    X, y = _data(rng, n=300)
+    X[:, 2] += offset
+    ref = SoftmaxRegression().fit(X, y)
+    clf = SoftmaxRegression().fit(Chunks.from_arrays(X, y, chunk_rows=70))
+    assert clf.converged_
+    np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6)

@@ -48,6 +48,7 @@ __all__ = [
     "combine_stats",
     "encode_chunk",
     "max_true_log_proba_chunk",
+    "shifted_chunk",
     "tree_reduce",
 ]
 
@@ -73,6 +74,15 @@ def as_float_chunk(X: Any) -> Any:
         raise ValueError(f"X chunks must be 2-D, got a chunk of shape {X.shape}")
     X = X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
     return np.require(X, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
+def shifted_chunk(X: Any, shift: np.ndarray | None) -> Any:
+    """``X - shift`` for a dense chunk (a copy), ``X`` itself without a shift: the
+    columns far from zero that :func:`softmax.estimators._fitting.centre_far_columns`
+    centres in memory, centred chunk by chunk (never for sparse data)."""
+    if shift is None:
+        return X
+    return X - shift.astype(X.dtype)
 
 
 def every_kth_row(chunk: tuple[Any, np.ndarray, np.ndarray], step: int) -> tuple[Any, Any, Any]:
@@ -175,6 +185,7 @@ class ChunkStats:
     # order: a resumable fit's checkpoint belongs to these very data, not to
     # other data with the same statistics (the same X with labels moved about).
     digest: bytes = b""
+    sparse: bool = False  # some chunk is sparse (its columns are not centred)
 
     @property
     def var(self) -> np.ndarray:
@@ -248,6 +259,7 @@ def chunk_stats(X: Any, y: Any, sw: Any, chunk_index: int = 0) -> ChunkStats:
         bad_feature=None if bad is None else (chunk_index, *bad),
         bad_weight=float(sw_arr[bad_w][0]) if bad_w.any() else None,
         digest=h.digest(),
+        sparse=sp.issparse(X),
     )
 
 
@@ -287,6 +299,7 @@ def combine_stats(*parts: ChunkStats) -> ChunkStats:
             bad_feature=a.bad_feature if a.bad_feature is not None else b.bad_feature,
             bad_weight=a.bad_weight if a.bad_weight is not None else b.bad_weight,
             digest=hashlib.sha256(a.digest + b.digest).digest(),
+            sparse=a.sparse or b.sparse,
         )
     return out
 

@@ -48,6 +48,7 @@ from softmax.backends._chunks import (
     encode_chunk,
     every_kth_row,
     max_true_log_proba_chunk,
+    shifted_chunk,
     tree_reduce,
 )
 from softmax.backends._fit import fit_chunked
@@ -209,7 +210,9 @@ class DaskExecutor:
         self._dtype = stats.dtype
         return stats
 
-    def encode(self, classes: np.ndarray, class_weight: np.ndarray, binary: bool) -> None:
+    def encode(
+        self, classes: np.ndarray, class_weight: np.ndarray, binary: bool, shift: Any = None
+    ) -> None:
         import dask
 
         enc = [
@@ -221,6 +224,7 @@ class DaskExecutor:
                 class_weight,
                 binary,
                 self._dtype,
+                shift,
             )
             for i, (x, y) in enumerate(zip(self.xs, self.ys, strict=True))
         ]
@@ -381,9 +385,11 @@ class DaskExecutor:
 
 
 # Task functions (module level so that workers can unpickle them).
-def _encode_task(X: Any, y: Any, sw: Any, classes: Any, cw: Any, binary: bool, dtype: Any):
+def _encode_task(
+    X: Any, y: Any, sw: Any, classes: Any, cw: Any, binary: bool, dtype: Any, shift: Any = None
+):
     labels, s = encode_chunk(y, sw, classes, cw, binary)
-    return as_float_chunk(X).astype(dtype, copy=False), labels, s
+    return shifted_chunk(as_float_chunk(X).astype(dtype, copy=False), shift), labels, s
 
 
 # Worker side: the probabilities of the last evaluation of each chunk, by chunk

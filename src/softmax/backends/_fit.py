@@ -6,6 +6,7 @@ See :mod:`softmax.backends._chunks` for the executor interface.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -108,7 +109,12 @@ def fit_chunked(
     ``checkpoint_every`` iterations and resumed from when the file exists.
     """
 
-    from softmax.estimators._fitting import run_solver, warm_start_point, warn_fit_outcome
+    from softmax.estimators._fitting import (
+        FAR_FROM_ZERO,
+        run_solver,
+        warm_start_point,
+        warn_fit_outcome,
+    )
     from softmax.estimators._validation import check_C
 
     kind, tol, max_iter = est._check_params()
@@ -125,7 +131,6 @@ def fit_chunked(
     if not total > 0:
         raise ValueError("sample_weight is zero for every sample; at least one must be positive")
     binary = n_classes == 2
-    executor.encode(classes, cw, binary)
 
     if feature_names is not None:
         est.feature_names_in_ = np.asarray(feature_names, dtype=object)
@@ -138,14 +143,22 @@ def fit_chunked(
         Binomial(est.fit_intercept) if binary else Multinomial(n_classes, est.fit_intercept)
     )
     penalty, _ = kind.terms(1.0 / (check_C(est.C) * total))
+    curvature = initial_curvature(cw * stats.weights)
+    alpha = getattr(penalty, "alpha", 0.0)
     scaling = Standardization.from_moments(
-        stats.mean,
-        stats.var,
-        datafit.n_rows,
-        est.fit_intercept,
-        getattr(penalty, "alpha", 0.0),
-        initial_curvature(cw * stats.weights),
+        stats.mean, stats.var, datafit.n_rows, est.fit_intercept, alpha, curvature
     )
+    # Columns far from zero against their spread are centred chunk by chunk, as
+    # in memory (see centre_far_columns; never sparse chunks).
+    shift = None
+    if est.fit_intercept and not stats.sparse:
+        far = np.abs(scaling.mean) > FAR_FROM_ZERO * scaling.scale
+        if far.any():
+            shift = np.where(far, stats.mean, 0.0)
+            scaling = Standardization.from_moments(
+                stats.mean - shift, stats.var, datafit.n_rows, est.fit_intercept, alpha, curvature
+            )
+    executor.encode(classes, cw, binary, shift)
     objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling, stats.n)
 
     impl, ckpt = None, None
@@ -154,7 +167,7 @@ def fit_chunked(
     try:
         result, solver_name, diverging = run_solver(
             objective,
-            warm_start_point(est, objective),
+            warm_start_point(est, objective, shift),
             n_samples=stats.n,
             kind=kind,
             solver="lbfgs" if impl is not None else est.solver,
@@ -173,11 +186,16 @@ def fit_chunked(
             f"the fit stopped at an error ({type(exc).__name__}: {exc}); its last solver state "
             f"is saved in {str(ckpt.path)!r}: call fit again with the same checkpoint to resume"
         ) from exc
-    est._set_solution(objective, result, solver_name, kind, stats.dtype)
+    est._set_solution(objective, result, solver_name, kind, stats.dtype, shift)
 
     separated = False
     if kind.unpenalised and not diverging and np.max(np.abs(result.x), initial=0.0) >= 10.0:
-        separated = executor.max_true_log_proba(est) > -1e-9
+        # The executor's chunks are centred: the model on them has b + W @ shift.
+        on_chunks = est
+        if shift is not None:
+            on_chunks = copy.copy(est)
+            on_chunks.intercept_ = (est.intercept_ + est.coef_ @ shift).astype(est.coef_.dtype)
+        separated = executor.max_true_log_proba(on_chunks) > -1e-9
     warn_fit_outcome(
         "SoftmaxRegression",
         result,

@@ -19,6 +19,7 @@ from softmax.backends._chunks import (
     encode_chunk,
     every_kth_row,
     max_true_log_proba_chunk,
+    shifted_chunk,
 )
 
 __all__ = ["Chunks", "IteratorExecutor"]
@@ -192,8 +193,11 @@ class IteratorExecutor:
         self._n_rows = out.n
         return out
 
-    def encode(self, classes: np.ndarray, class_weight: np.ndarray, binary: bool) -> None:
+    def encode(
+        self, classes: np.ndarray, class_weight: np.ndarray, binary: bool, shift: Any = None
+    ) -> None:
         self._encoding = (classes, class_weight, binary)
+        self._shift = shift
 
     def _chunks(self) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
         if self._encoded:  # a subsample: its chunks are encoded already
@@ -204,7 +208,8 @@ class IteratorExecutor:
         for X, y, sw in self.source:
             labels, s = encode_chunk(y, sw, *self._encoding)
             rows += labels.shape[0]
-            yield as_float_chunk(X).astype(self.dtype, copy=False), labels, s
+            X = as_float_chunk(X).astype(self.dtype, copy=False)
+            yield shifted_chunk(X, self._shift), labels, s
         if rows != self._n_rows:
             # A one-use iterator (the first pass consumed it) or a source that
             # changed: the sums of this pass are not the data's.
