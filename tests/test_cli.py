@@ -8,6 +8,7 @@ no traceback, the demo end to end).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -252,6 +253,38 @@ def test_class_codes_keep_their_written_form(tmp_path, capsys):
         assert softmax.io.read_metadata(model)["classes"] == classes
         code, _, err = run(capsys, "evaluate", model, data)
         assert code == 0, err
+
+
+@pytest.mark.parametrize("zero_based", [False, True])
+def test_svmlight_files_are_read_with_the_training_file_s_numbering(tmp_path, capsys, zero_based):
+    # predict streamed files as 0-based (1-based libsvm files shifted by a column),
+    # and evaluate guessed per file (one that never uses feature 0 read as 1-based).
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] - X[:, 1] + rng.normal(size=300) > 0, 1, 0)
+    base = 0 if zero_based else 1
+
+    def write(path, rows, cols):
+        lines = [f"{y[i]} " + " ".join(f"{j + base}:{X[i, j]:.6f}" for j in cols) for i in rows]
+        path.write_text("\n".join(lines) + "\n")
+
+    write(tmp_path / "train.svm", range(300), range(3))
+    # new rows without the first (0-based) or the last (1-based) feature
+    write(tmp_path / "new.svm", range(40), [1, 2] if zero_based else [0, 1])
+    model = tmp_path / "m.st"
+    args = ["fit", tmp_path / "train.svm", "-o", model, "--test-size", "0", "-q"]
+    assert run(capsys, *args)[0] == 0
+    fitted = softmax.io.load(model)
+    X_new = X[:40].copy()
+    X_new[:, 0 if zero_based else 2] = 0.0
+    expected = fitted.predict(np.round(X_new, 6))
+    code, out, err = run(capsys, "predict", model, tmp_path / "new.svm", "-q")
+    assert code == 0, err
+    predicted = pd.read_csv(io.StringIO(out))["predicted"].to_numpy()
+    np.testing.assert_array_equal(predicted, expected)
+    code, out, err = run(capsys, "evaluate", model, tmp_path / "new.svm")
+    assert code == 0, err
+    assert f"{np.mean(expected == y[:40]):.4f}" in out
 
 
 def test_live_progress_on_a_terminal():

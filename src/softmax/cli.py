@@ -293,8 +293,14 @@ def _fit(
     if isinstance(table, tuple):  # svmlight: sparse X and labels, no columns to encode
         if features or drop:
             raise UserError("--features and --drop do not apply to svmlight files (no columns)")
+        from softmax.io._readers import svmlight_zero_based
+
         X, y = table
-        record["data"].update(format="svmlight", n_rows=int(X.shape[0]))
+        # How the file numbers its features, for predict and evaluate to read
+        # other files the same way (one that never uses feature 0 is not 1-based).
+        record["data"].update(
+            format="svmlight", n_rows=int(X.shape[0]), zero_based=svmlight_zero_based(files[0])
+        )
         record["target"] = None
         feature_names = [f"x{i}" for i in range(X.shape[1])]
         encoder = None
@@ -842,7 +848,10 @@ def _predict(
                     data, format=fmt, chunk_rows=chunk_rows, dtype=text if in_fmt == "csv" else None
                 )
             else:
-                chunks = iter_table(data, format=fmt, n_features=clf.n_features_in_)
+                chunks = iter_table(
+                    data, format=fmt, n_features=clf.n_features_in_,
+                    zero_based=_record(_meta).get("data", {}).get("zero_based"),
+                )  # fmt: skip
             first = True
             for chunk in chunks:
                 if pipeline:
@@ -947,7 +956,12 @@ def _evaluate(
     clf = _estimator(model)
     record = _record(meta)
     label_column = target or record.get("target")
-    table = read_table(data, format=fmt, text_columns=[label_column] if label_column else [])
+    table = read_table(
+        data,
+        format=fmt,
+        text_columns=[label_column] if label_column else [],
+        zero_based=record.get("data", {}).get("zero_based"),  # as the training file's
+    )
     source = Path(data).name
     dropped = 0
     if isinstance(table, tuple):

@@ -74,7 +74,11 @@ def _read_csv_error(path: Path, exc: Exception) -> ValueError:
 
 
 def read_table(
-    path: str | os.PathLike[str], *, format: str | None = None, text_columns: Any = ()
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    text_columns: Any = (),
+    zero_based: bool | None = None,
 ) -> Any:
     """Read a whole data file.
 
@@ -88,6 +92,9 @@ def read_table(
     text_columns : iterable of str, optional
         CSV columns read as text, not as numbers: class codes such as ``01``
         keep their form (names that are not columns are ignored).
+    zero_based : bool, optional
+        svmlight only: whether feature indices start at 0 (default: whether
+        the file uses the index 0 anywhere, :func:`svmlight_zero_based`).
 
     Returns
     -------
@@ -106,7 +113,7 @@ def read_table(
     p = _check_file(path)
     fmt = infer_format(p, format)
     if fmt == "svmlight":
-        return read_svmlight(p)
+        return read_svmlight(p, zero_based=zero_based)
     import pandas as pd
 
     if fmt == "parquet":
@@ -140,12 +147,29 @@ def _check_csv_frame(path: Path, df: Any) -> None:
         )
 
 
+def svmlight_zero_based(path: str | os.PathLike[str]) -> bool:
+    """Whether an svmlight / libsvm file numbers its features from 0: some line
+    has the index 0 (the standard numbering, libsvm's, starts at 1).  The whole
+    file is scanned, so that every piece of it is read alike."""
+    import re
+
+    # " 0:" after whitespace: the label comes first (no colon), a qid reads
+    # "qid:5" and a value "3:0" (a colon before it), comments follow a "#".
+    zero = re.compile(rb"\s0+:")
+    with open(_check_file(path), "rb") as f:
+        for line in f:
+            if zero.search(line.split(b"#", 1)[0]):
+                return True
+    return False
+
+
 def read_svmlight(
     path: str | os.PathLike[str],
     *,
     n_features: int | None = None,
     offset: int = 0,
     length: int = -1,
+    zero_based: bool | None = None,
 ) -> tuple[Any, Any]:
     """Read an svmlight / libsvm file into sparse ``X`` (float64 CSR) and labels ``y``.
 
@@ -153,16 +177,22 @@ def read_svmlight(
     may not mention the last feature); ``offset`` and ``length`` read the lines
     that start in the byte range ``[offset, offset + length)`` (scikit-learn's
     :func:`~sklearn.datasets.load_svmlight_file` semantics), which is how
-    :func:`iter_table` streams such files.
+    :func:`iter_table` streams such files.  ``zero_based``: whether feature
+    indices start at 0; by default :func:`svmlight_zero_based` of the whole
+    file (scikit-learn guesses per piece read, and a file or piece that never
+    uses the first feature was read shifted by one column).
     """
     import numpy as np
     from sklearn.datasets import load_svmlight_file
 
     p = _check_file(path)
+    if zero_based is None:
+        zero_based = svmlight_zero_based(p)
     try:
         X, y = load_svmlight_file(
-            str(p), n_features=n_features, offset=offset, length=length, dtype=np.float64
-        )
+            str(p), n_features=n_features, offset=offset, length=length, dtype=np.float64,
+            zero_based=bool(zero_based),
+        )  # fmt: skip
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(
             f"cannot read {str(p)!r} as svmlight/libsvm ({exc}); each line must be "
@@ -183,6 +213,7 @@ def iter_table(
     n_features: int | None = None,
     chunk_bytes: int = 32 * 2**20,
     dtype: Any = None,
+    zero_based: bool | None = None,
 ) -> Iterator[Any]:
     """Read a data file in pieces, holding one piece in memory at a time.
 
@@ -191,7 +222,8 @@ def iter_table(
     yields ``(X, y)`` pairs, one per ``chunk_bytes`` of the file, with
     ``n_features`` columns.  ``dtype`` is passed to :func:`pandas.read_csv`
     (e.g. ``{"island": str}``, so that a categorical column reads the same in
-    every chunk).  Errors are those of :func:`read_table`.
+    every chunk).  ``zero_based``: see :func:`read_svmlight` (one answer for the
+    whole file).  Errors are those of :func:`read_table`.
     """
     p = _check_file(path)
     fmt = infer_format(p, format)
@@ -199,8 +231,12 @@ def iter_table(
         size = p.stat().st_size
         if size == 0:
             raise ValueError(f"{str(p)!r} is empty")
+        if zero_based is None:
+            zero_based = svmlight_zero_based(p)
         for start in range(0, size, chunk_bytes):
-            X, y = read_svmlight(p, n_features=n_features, offset=start, length=chunk_bytes)
+            X, y = read_svmlight(
+                p, n_features=n_features, offset=start, length=chunk_bytes, zero_based=zero_based
+            )
             if X.shape[0]:
                 yield X, y
         return
