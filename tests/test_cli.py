@@ -287,6 +287,27 @@ def test_svmlight_files_are_read_with_the_training_file_s_numbering(tmp_path, ca
     assert f"{np.mean(expected == y[:40]):.4f}" in out
 
 
+def test_dask_reading_keeps_class_codes_as_written(tmp_path):
+    # --dask parsed the CSV target as numbers: codes 07 and 7 became one class.
+    pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from softmax import _cli_dask as cd
+
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "code": ["07", "7", "10"]}).to_csv(
+        tmp_path / "c.csv", index=False
+    )
+    ddf = cd.read_dask([str(tmp_path / "c.csv")], "csv", text_columns=["code"])
+    labels = ddf["code"].compute()
+    kind = cd.label_kind(labels)
+    assert kind == "str"
+    assert sorted(cd._labels(labels, kind).tolist()) == ["07", "10", "7"]
+    # canonical numbers stay numbers, as in memory
+    numbers = pd.Series(["3", "-1", "12"], dtype=object)
+    assert cd.label_kind(numbers) == "int"
+    assert cd._labels(numbers, "int").tolist() == [3, -1, 12]
+
+
 def test_live_progress_on_a_terminal():
     import io
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from softmax._cli_support import UserError
+from softmax._cli_support import UserError, canonical_number
 
 __all__ = [
     "LOCAL",
@@ -98,8 +98,9 @@ def connect(address: str, workers: int | None) -> Iterator[Any]:
         yield client
 
 
-def read_dask(files: Sequence[str], fmt: str) -> Any:
-    """A Dask DataFrame of the CSV or Parquet files (one partition per file or row group)."""
+def read_dask(files: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> Any:
+    """A Dask DataFrame of the CSV or Parquet files (one partition per file or row
+    group); ``text_columns`` of a CSV are read as text (the target, as in memory)."""
     dd = import_dask()
     if fmt == "svmlight":
         raise UserError("--dask reads CSV or Parquet files; svmlight is read in memory only")
@@ -109,7 +110,8 @@ def read_dask(files: Sequence[str], fmt: str) -> Any:
         sep = "\t" if files[0].lower().endswith(".tsv") else ","
         # assume_missing: a whole-number column with a missing value in a later
         # block must not fail the read as int64.
-        return dd.read_csv(list(files), sep=sep, assume_missing=True)
+        text = {c: "object" for c in text_columns}
+        return dd.read_csv(list(files), sep=sep, assume_missing=True, dtype=text or None)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {files[0]!r} with Dask ({exc})") from exc
 
@@ -201,8 +203,14 @@ def encoder_state(
 
 def label_kind(labels: Any) -> str:
     """How labels are read in memory (``labels_from_series``): bool, int, float or str."""
+    import pandas as pd
     from pandas.api import types
 
+    if types.is_object_dtype(labels.dtype) or types.is_string_dtype(labels.dtype):
+        texts = [str(v) for v in labels.to_numpy(dtype=object)]
+        if not (texts and all(canonical_number(t) for t in texts)):
+            return "str"
+        labels = pd.Series([float(t) for t in texts])  # numbers written as numbers
     if types.is_bool_dtype(labels.dtype):
         return "bool"
     if types.is_numeric_dtype(labels.dtype):
@@ -216,7 +224,7 @@ def _labels(series: Any, kind: str) -> Any:
 
     if kind == "bool":
         return series.astype(bool)
-    if kind == "int":
+    if kind == "int":  # numbers, or their canonical text (a CSV target is read as text)
         return series.astype(np.float64).astype(np.int64)
     if kind == "float":
         return series.astype(np.float64)

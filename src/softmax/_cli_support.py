@@ -24,6 +24,7 @@ __all__ = [
     "Progress",
     "UserError",
     "align_labels",
+    "canonical_number",
     "check_junk",
     "check_missing_for_model",
     "expand_columns",
@@ -196,7 +197,7 @@ def labels_from_series(series: Any) -> np.ndarray:
 
     if types.is_object_dtype(series.dtype) or types.is_string_dtype(series.dtype):
         texts = [str(v) for v in series.to_numpy(dtype=object)]
-        if texts and all(_canonical_number(t) for t in texts):
+        if texts and all(canonical_number(t) for t in texts):
             import pandas as pd
 
             series = pd.Series([float(t) for t in texts], index=series.index)
@@ -210,7 +211,7 @@ def labels_from_series(series: Any) -> np.ndarray:
     return np.array([str(v) for v in series.to_numpy(dtype=object)], dtype=object)
 
 
-def _canonical_number(text: str) -> bool:
+def canonical_number(text: str) -> bool:
     """Whether ``text`` is a number as Python writes it (``7``, ``-2``, ``0.5``, ``1e+20``)."""
     try:
         value = float(text)

@@ -459,7 +459,7 @@ def _fit_dask(
                 highlight=False,
             )
         t0 = time.perf_counter()  # the read time leaves out the cluster's start
-        ddf = cd.read_dask(files, fmt)
+        ddf = cd.read_dask(files, fmt, text_columns=[target] if target else [])
         ddf.columns = [str(c) for c in ddf.columns]
         cols = select_columns(
             list(ddf.columns), target=target, features=features, drop=drop, source=source
