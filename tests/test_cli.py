@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -285,6 +286,9 @@ def test_svmlight_files_are_read_with_the_training_file_s_numbering(tmp_path, ca
     code, out, err = run(capsys, "evaluate", model, tmp_path / "new.svm")
     assert code == 0, err
     assert f"{np.mean(expected == y[:40]):.4f}" in out
+    code, out, err = run(capsys, "info", model)
+    assert code == 0, err
+    assert re.search(r"features\s*│\s*3\b", out), out  # no names: the count fitted on
 
 
 def test_dask_reading_keeps_class_codes_as_written(tmp_path):

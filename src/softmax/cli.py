@@ -704,7 +704,7 @@ def fit(
     ] = None,
     drop: Annotated[list[str] | None, typer.Option("--drop", help="Columns to leave out.")] = None,
     C: Annotated[float, typer.Option("--C", help="Inverse regularisation strength.")] = 1.0,
-    penalty: Annotated[str, typer.Option("--penalty", help="l2 or none.")] = "l2",
+    penalty: Annotated[str, typer.Option("--penalty", help="l2, l1 or none.")] = "l2",
     class_weight: Annotated[
         str | None, typer.Option("--class-weight", help="balanced or none.")
     ] = None,
@@ -1169,12 +1169,16 @@ def info(
     t.add_row("library version", str(meta.get("library_version")))
     classes = meta.get("classes") or []
     t.add_row("classes", f"{len(classes)}: {', '.join(map(str, classes))}")
-    t.add_row("features", str(len(meta.get("feature_names") or [])))
+    names = meta.get("feature_names")
+    # Without names (svmlight data, NumPy arrays), the count the model was fitted on.
+    t.add_row("features", str(len(names) if names else meta.get("n_features_in", "-")))
     hp = meta.get("hyperparameters") or {}
     t.add_row("hyperparameters", ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
     if rec:
         data = rec.get("data") or {}
-        t.add_row("trained on", f"{data.get('file', '-')}, target {rec.get('target')}")
+        target = rec.get("target")
+        where = f", target {target}" if target else f" ({data.get('format', 'its own labels')})"
+        t.add_row("trained on", f"{data.get('file', '-')}{where}")
         split = rec.get("split") or {}
         t.add_row(
             "rows",

@@ -391,3 +391,11 @@ def test_columns_far_from_zero_are_centred_on_the_workers(rng):
     assert clf.converged_
     np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6)
+
+
+def test_inf_in_a_dask_x_is_the_documented_error_not_a_warning(rng):
+    # The statistics pass's RuntimeWarning had come first (an error under -W error).
+    X, y = _data(rng)
+    X[5, 1] = np.inf
+    with pytest.raises(ValueError, match="inf in column 1"):
+        SoftmaxRegression().fit(*_chunked(X, y, 4, False))

@@ -277,9 +277,10 @@ def combine_stats(*parts: ChunkStats) -> ChunkStats:
         if n == 0:
             mean, m2 = a.mean, a.m2
         else:
-            delta = b.mean - a.mean
-            mean = a.mean + delta * (b.n / n)
-            m2 = a.m2 + b.m2 + delta**2 * (a.n * b.n / n)
+            with np.errstate(invalid="ignore", over="ignore"):  # non-finite X: refused later
+                delta = b.mean - a.mean
+                mean = a.mean + delta * (b.n / n)
+                m2 = a.m2 + b.m2 + delta**2 * (a.n * b.n / n)
         classes = np.union1d(a.classes, b.classes)
         counts = np.zeros(classes.shape[0], dtype=np.int64)
         weights = np.zeros(classes.shape[0])
