@@ -271,12 +271,17 @@ def test_invalid_documents(tmp_path, rng, edit, match):
         softmax.load(path)
 
 
-def test_non_finite_coefficients_are_refused(tmp_path, rng):
-    model, _ = fitted_model(rng)
+def _saved_with_coef_offset(tmp_path, rng):
+    """``(model, X, file bytes, offset of coef[0, 0] in them)`` of a saved model."""
+    model, X = fitted_model(rng)
     softmax.save(model, tmp_path / "m")
     blob = (tmp_path / "m").read_bytes()
-    header, _, _ = split(blob)
-    start = len(blob) - len(split(blob)[2]) + header["coef"]["data_offsets"][0]
+    header, _, data = split(blob)
+    return model, X, blob, len(blob) - len(data) + header["coef"]["data_offsets"][0]
+
+
+def test_non_finite_coefficients_are_refused(tmp_path, rng):
+    _, _, blob, start = _saved_with_coef_offset(tmp_path, rng)
     bad = blob[:start] + struct.pack("<d", np.nan) + blob[start + 8 :]
     (tmp_path / "x").write_bytes(bad)
     with pytest.raises(ModelFileError, match="'coef' has non-finite"):
@@ -326,11 +331,7 @@ def test_file_is_plain_safetensors(tmp_path, rng):
 
 
 def test_corrupted_tensor_bytes_are_refused_by_the_checksum(tmp_path, rng):
-    model, X = fitted_model(rng)
-    softmax.save(model, tmp_path / "m")
-    blob = (tmp_path / "m").read_bytes()
-    header, _, _ = split(blob)
-    start = len(blob) - len(split(blob)[2]) + header["coef"]["data_offsets"][0]
+    model, X, blob, start = _saved_with_coef_offset(tmp_path, rng)
     flipped = bytearray(blob)
     flipped[start + 6] ^= 0x10  # one bit of coef[0, 0]'s exponent: still finite
     (tmp_path / "x").write_bytes(bytes(flipped))
