@@ -110,7 +110,7 @@ def fit_chunked(
     """
 
     from softmax.estimators._fitting import (
-        FAR_FROM_ZERO,
+        far_column_shift,
         run_solver,
         warm_start_point,
         warn_fit_outcome,
@@ -150,14 +150,11 @@ def fit_chunked(
     )
     # Columns far from zero against their spread are centred chunk by chunk, as
     # in memory (see centre_far_columns; never sparse chunks).
-    shift = None
-    if est.fit_intercept and not stats.sparse:
-        far = np.abs(scaling.mean) > FAR_FROM_ZERO * scaling.scale
-        if far.any():
-            shift = np.where(far, stats.mean, 0.0)
-            scaling = Standardization.from_moments(
-                stats.mean - shift, stats.var, datafit.n_rows, est.fit_intercept, alpha, curvature
-            )
+    shift = None if stats.sparse else far_column_shift(scaling)
+    if shift is not None:
+        scaling = Standardization.from_moments(
+            stats.mean - shift, stats.var, datafit.n_rows, est.fit_intercept, alpha, curvature
+        )
     executor.encode(classes, cw, binary, shift)
     objective = ChunkedObjective(datafit, penalty, executor, n_features, total, scaling, stats.n)
 

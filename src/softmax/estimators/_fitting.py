@@ -37,6 +37,7 @@ __all__ = [
     "centre_far_columns",
     "check_class_weight",
     "check_fit_params",
+    "far_column_shift",
     "run_solver",
     "small_problem",
     "warm_start_point",
@@ -251,17 +252,23 @@ def check_class_weight(class_weight: Any) -> None:
 FAR_FROM_ZERO = 1e4
 
 
+def far_column_shift(scaling: Any) -> np.ndarray | None:
+    """The shifts that centre the columns far from zero (see :data:`FAR_FROM_ZERO`):
+    their means, 0 elsewhere; None when there are none or no intercept.  A model
+    on the centred columns, ``(W, b)``, is ``(W, b - W @ shift)`` on the original ones."""
+    if not scaling.fit_intercept:
+        return None
+    far = np.abs(scaling.mean) > FAR_FROM_ZERO * scaling.scale
+    return np.where(far, scaling.mean, 0.0) if far.any() else None
+
+
 def centre_far_columns(X: Any, scaling: Any) -> tuple[Any, np.ndarray | None]:
     """``(X with its far-from-zero columns centred, the shifts)`` for dense ``X``
-    with an intercept (see :data:`FAR_FROM_ZERO`); ``(X, None)`` when no column is
-    (the shifts: the columns' means there, 0 elsewhere).  A model on the centred
-    columns, ``(W, b)``, is ``(W, b - W @ shift)`` on the original ones."""
-    if sp.issparse(X) or not scaling.fit_intercept:
+    (:func:`far_column_shift`; a copy of ``X``), or ``(X, None)``."""
+    shift = None if sp.issparse(X) else far_column_shift(scaling)
+    if shift is None:
         return X, None
-    far = np.abs(scaling.mean) > FAR_FROM_ZERO * scaling.scale
-    if not far.any():
-        return X, None
-    shift = np.where(far, scaling.mean, 0.0)
+    far = shift != 0
     centred = np.array(X, order="C")  # a copy
     centred[:, far] -= shift[far].astype(X.dtype)
     return centred, shift
