@@ -284,6 +284,8 @@ def test_reliability_diagram_fields():
         ([[0, 1]], [[0.5, 0.5]] * 2, {}, "y_true must be 1-D"),
         ([0.0, np.nan], [[0.5, 0.5]] * 2, {}, "NaN"),
         (["a", "b"], [["x", "y"]] * 2, {}, "real numbers"),
+        (np.array(["a", None], dtype=object), [[0.5, 0.5]] * 2, {}, "contains None"),
+        (np.array(["a", 1, "b"], dtype=object), [[0.5, 0.25, 0.25]] * 3, {}, "cannot be compared"),
     ],
 )
 def test_bad_input_raises_value_error(y, proba, kwargs, match):

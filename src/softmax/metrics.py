@@ -146,8 +146,16 @@ def _check_labels_and_proba(
             f"each row of proba must sum to 1 (within {tol:.1e}); row {i} sums to {sums[i]!r}"
         )
 
+    if y.dtype == object and any(v is None for v in y.tolist()):
+        i = next(i for i, v in enumerate(y.tolist()) if v is None)
+        raise ValueError(f"y_true contains None (first at row {i}); every row needs a class label")
     if labels is None:
-        classes = np.unique(y)
+        try:
+            classes = np.unique(y)
+        except TypeError as exc:  # labels of several types that do not compare
+            raise ValueError(
+                f"y_true mixes labels that cannot be compared ({exc}); use one type of label"
+            ) from exc
         if classes.shape[0] != n_classes:
             raise ValueError(
                 f"y_true has {classes.shape[0]} distinct classes {classes.tolist()} but proba "
