@@ -152,6 +152,7 @@ def fit_chunked(
     # in memory (see centre_far_columns; never sparse chunks).
     shift = None if stats.sparse else far_column_shift(scaling)
     if shift is not None:
+        shift = shift.astype(stats.dtype).astype(np.float64)  # as the chunks hold it
         scaling = Standardization.from_moments(
             stats.mean - shift, stats.var, datafit.n_rows, est.fit_intercept, alpha, curvature
         )

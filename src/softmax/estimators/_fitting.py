@@ -268,6 +268,9 @@ def centre_far_columns(X: Any, scaling: Any) -> tuple[Any, np.ndarray | None]:
     shift = None if sp.issparse(X) else far_column_shift(scaling)
     if shift is None:
         return X, None
+    # The shift as the data's dtype holds it: what is subtracted is what the
+    # intercepts must add back (float32 rounds a mean of 1e9 by up to 32).
+    shift = shift.astype(X.dtype).astype(np.float64)
     far = shift != 0
     centred = np.array(X, order="C")  # a copy
     centred[:, far] -= shift[far].astype(X.dtype)
