@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from softmax._cli_support import UserError, canonical_number
+from softmax._cli_support import UserError, labels_from_series
 
 __all__ = [
     "LOCAL",
@@ -203,20 +203,8 @@ def encoder_state(
 
 def label_kind(labels: Any) -> str:
     """How labels are read in memory (``labels_from_series``): bool, int, float or str."""
-    import pandas as pd
-    from pandas.api import types
-
-    if types.is_object_dtype(labels.dtype) or types.is_string_dtype(labels.dtype):
-        texts = [str(v) for v in labels.to_numpy(dtype=object)]
-        if not (texts and all(canonical_number(t) for t in texts)):
-            return "str"
-        labels = pd.Series([float(t) for t in texts])  # numbers written as numbers
-    if types.is_bool_dtype(labels.dtype):
-        return "bool"
-    if types.is_numeric_dtype(labels.dtype):
-        values = labels.to_numpy(dtype=np.float64)
-        return "int" if np.all(values == np.round(values)) else "float"
-    return "str"
+    kind = labels_from_series(labels).dtype.kind
+    return {"b": "bool", "i": "int", "f": "float"}.get(kind, "str")
 
 
 def _labels(series: Any, kind: str) -> Any:

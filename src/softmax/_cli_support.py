@@ -24,7 +24,6 @@ __all__ = [
     "Progress",
     "UserError",
     "align_labels",
-    "canonical_number",
     "check_junk",
     "check_missing_for_model",
     "expand_columns",
@@ -197,7 +196,7 @@ def labels_from_series(series: Any) -> np.ndarray:
 
     if types.is_object_dtype(series.dtype) or types.is_string_dtype(series.dtype):
         texts = [str(v) for v in series.to_numpy(dtype=object)]
-        if texts and all(canonical_number(t) for t in texts):
+        if texts and all(_canonical_number(t) for t in texts):
             import pandas as pd
 
             series = pd.Series([float(t) for t in texts], index=series.index)
@@ -211,7 +210,7 @@ def labels_from_series(series: Any) -> np.ndarray:
     return np.array([str(v) for v in series.to_numpy(dtype=object)], dtype=object)
 
 
-def canonical_number(text: str) -> bool:
+def _canonical_number(text: str) -> bool:
     """Whether ``text`` is a number as Python writes it (``7``, ``-2``, ``0.5``, ``1e+20``)."""
     try:
         value = float(text)
@@ -294,17 +293,16 @@ def resolve_data(data: str, fmt: str | None = None) -> tuple[list[str], str]:
     return files, kinds.pop()
 
 
-def read_tables(files: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> Any:
-    """One file read with :func:`softmax.io.read_table`; several concatenated in name order."""
+def read_tables(files: Sequence[str], fmt: str, **options: Any) -> Any:
+    """One file read with :func:`softmax.io.read_table` (``options`` are its
+    keywords); several concatenated in name order."""
     from softmax.io import read_table
 
     if len(files) == 1:
-        return read_table(files[0], format=fmt, text_columns=text_columns)
+        return read_table(files[0], format=fmt, **options)
     import pandas as pd
 
-    return pd.concat(
-        [read_table(f, format=fmt, text_columns=text_columns) for f in files], ignore_index=True
-    )
+    return pd.concat([read_table(f, format=fmt, **options) for f in files], ignore_index=True)
 
 
 def output_format(path: str) -> str:

@@ -288,19 +288,22 @@ def _fit(
             quiet=quiet,
             t0=t0,
         )
+    # How an svmlight file numbers its features, kept for predict and evaluate to
+    # read other files the same way (one that never uses feature 0 is not 1-based).
+    zero_based = None
+    if data_fmt == "svmlight":
+        from softmax.io._readers import svmlight_zero_based
+
+        zero_based = svmlight_zero_based(files[0])
     # The target as written (class codes such as 01 are not numbers).
-    table = read_tables(files, data_fmt, text_columns=[target] if target else [])
+    table = read_tables(
+        files, data_fmt, text_columns=[target] if target else [], zero_based=zero_based
+    )
     if isinstance(table, tuple):  # svmlight: sparse X and labels, no columns to encode
         if features or drop:
             raise UserError("--features and --drop do not apply to svmlight files (no columns)")
-        from softmax.io._readers import svmlight_zero_based
-
         X, y = table
-        # How the file numbers its features, for predict and evaluate to read
-        # other files the same way (one that never uses feature 0 is not 1-based).
-        record["data"].update(
-            format="svmlight", n_rows=int(X.shape[0]), zero_based=svmlight_zero_based(files[0])
-        )
+        record["data"].update(format="svmlight", n_rows=int(X.shape[0]), zero_based=zero_based)
         record["target"] = None
         feature_names = [f"x{i}" for i in range(X.shape[1])]
         encoder = None
